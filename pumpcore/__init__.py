@@ -1,0 +1,57 @@
+"""pumpcore: a pure, typed, synchronous pipeline core for real-time stream processing.
+
+Pipelines of source → processors → sink in BSPump's vocabulary, with no I/O and no event loop:
+executors (``pumpcore_executors``) drive them, adapters (``pumpcore_<name>``) connect them.
+"""
+
+from ._component import Component as Component
+from ._component import Context as Context
+from ._component import Generator as Generator
+from ._component import Processor as Processor
+from ._component import ProcessorFunction as ProcessorFunction
+from ._component import Sink as Sink
+from ._component import Source as Source
+from ._config import Configurable as Configurable
+from ._config import Settings as Settings
+from ._config import current_settings as current_settings
+from ._config import use_settings as use_settings
+from ._errors import ConfigError as ConfigError
+from ._errors import IncompletePipelineError as IncompletePipelineError
+from ._errors import PipelineStoppedError as PipelineStoppedError
+from ._errors import ProcessingError as ProcessingError
+from ._errors import PumpError as PumpError
+from ._errors import QueueFullError as QueueFullError
+from ._pipeline import ErrorPolicy as ErrorPolicy
+from ._pipeline import Failure as Failure
+from ._pipeline import Pipeline as Pipeline
+from ._pipeline import Step as Step
+from ._statistics import PipelineStatistics as PipelineStatistics
+from ._statistics import ProcessorTiming as ProcessorTiming
+from ._trigger_source import TriggerSource as TriggerSource
+
+__all__ = (
+    "Component",
+    "ConfigError",
+    "Configurable",
+    "Context",
+    "ErrorPolicy",
+    "Failure",
+    "Generator",
+    "IncompletePipelineError",
+    "Pipeline",
+    "PipelineStatistics",
+    "PipelineStoppedError",
+    "ProcessingError",
+    "Processor",
+    "ProcessorFunction",
+    "ProcessorTiming",
+    "PumpError",
+    "QueueFullError",
+    "Settings",
+    "Sink",
+    "Source",
+    "Step",
+    "TriggerSource",
+    "current_settings",
+    "use_settings",
+)

@@ -1,0 +1,146 @@
+"""The pieces a pipeline is built from: Processor, Generator, Sink and Source.
+
+A processor is any callable ``(context, event) -> event | None`` or an instance of ``Processor``
+with a ``process`` method. Returning None drops the event; the pipeline counts the drop.
+Classes exist for what a function cannot say: configuration (``ConfigDefaults``), a component id,
+time-driven output (``next_awake``/``on_tick``) and output that must be flushed on stop
+(``on_stop``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._config import Configurable
+
+if TYPE_CHECKING:
+    from ._pipeline import Pipeline
+
+Context = dict[str, Any]
+"""One dict per event, carried beside it through the pipeline (BSPump's ``context``)."""
+
+ProcessorFunction = Callable[[Context, Any], Any]
+"""A plain function processor: ``(context, event) -> event | None``."""
+
+Emitted = Iterable[tuple[Context, Any]]
+"""(context, event) pairs a component emits outside of ``process`` (on a tick or on stop)."""
+
+
+class Component(Configurable):
+    """Something that lives in a pipeline: has an id, a config and, once attached, a pipeline."""
+
+    Pipeline: Pipeline | None
+
+    def __init__(
+        self,
+        pipeline: Pipeline | None = None,
+        id: str | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(id=id, config=config)
+        self.Pipeline = None
+        if pipeline is not None:
+            self.attach(pipeline)
+
+    def attach(self, pipeline: Pipeline) -> None:
+        """Join ``pipeline``: resolve config again with its ``[pipeline:PID:ComponentID]`` section."""
+        self.Pipeline = pipeline
+        self.reconfigure(pipeline.component_section(self.Id))
+
+    def locate_address(self) -> str:
+        """``PipelineID.ComponentID``, BSPump's address of a component."""
+        pid = self.Pipeline.Id if self.Pipeline is not None else "?"
+        return f"{pid}.{self.Id}"
+
+
+class Processor(Component):
+    """A step that transforms, enriches or filters events. Override ``process``.
+
+    Example:
+        >>> class Double(Processor):
+        ...     def process(self, context, event):
+        ...         return event * 2
+        >>> Double().process({}, 21)
+        42
+    """
+
+    def process(self, context: Context, event: Any) -> Any:
+        """Return the event for the next step, or None to drop it."""
+        return event
+
+    def next_awake(self) -> float | None:
+        """When this component next wants ``on_tick`` (pipeline time), or None for never."""
+        return None
+
+    def on_tick(self, now: float) -> Emitted:
+        """Time has reached ``now``; return events to pass on from this component's position."""
+        return ()
+
+    def on_stop(self, now: float) -> Emitted:
+        """The pipeline is stopping; return what this component still holds (e.g. a partial
+        aggregate), to be passed on before the sinks are flushed."""
+        return ()
+
+
+class Generator(Processor):
+    """One event in, any number out. Override ``generate``.
+
+    The consumed event is counted as ``event.absorbed``; each event generated is counted as
+    ``event.generated`` and continues, with the same context, from the next step.
+
+    Example:
+        >>> class Split(Generator):
+        ...     def generate(self, context, event):
+        ...         return event.split(",")
+        >>> list(Split().generate({}, "a,b"))
+        ['a', 'b']
+    """
+
+    def generate(self, context: Context, event: Any) -> Iterable[Any]:
+        """Return (or yield) the events derived from ``event``."""
+        return (event,)
+
+
+class Sink(Processor):
+    """The end of a pipeline: takes events out of it. Override ``process`` (its result is ignored).
+
+    Sinks that buffer (files, network batches) override ``flush``; the executor calls it on stop and
+    whenever it needs the writes to be durable before acknowledging the source's positions.
+    """
+
+    def process(self, context: Context, event: Any) -> None:
+        """Take the event out of the pipeline."""
+
+    def flush(self) -> None:
+        """Make every event taken so far durable."""
+
+
+class Source(Component):
+    """Where events enter a pipeline. ``process`` hands one event to the pipeline now."""
+
+    def process(self, event: Any, context: Context | None = None) -> None:
+        """Send ``event`` through the pipeline (synchronously, up to the sink)."""
+        pipeline = self.Pipeline
+        if pipeline is None:
+            raise RuntimeError(f"source {self.Id!r} is not part of a pipeline")
+        pipeline.process(event, context)
+
+    def exhausted(self) -> bool:
+        """True when the source will never produce another event (finite sources only)."""
+        return False
+
+    def has_pending(self) -> bool:
+        """True when ``pump`` would produce events right now without waiting for anything."""
+        return False
+
+    def pump(self, max_items: int) -> int:
+        """Push up to ``max_items`` ready events into the pipeline; return how many were taken.
+
+        In-memory sources implement it; executors call it while the pipeline is ready.
+        """
+        return 0
+
+    def next_awake(self) -> float | None:
+        """When this source next has something to do (pipeline time), or None."""
+        return None

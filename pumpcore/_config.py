@@ -1,0 +1,169 @@
+"""Configuration: ``ConfigDefaults`` merged through the class hierarchy, then INI sections, then
+the ``config=`` dict given to the constructor — BSPump's order, so its users feel at home.
+
+Rules:
+1. Every key a component accepts is declared in some ``ConfigDefaults`` of its class hierarchy.
+   A key nobody declared raises ``ConfigError`` (unless the class sets ``ConfigAllowUnknown``).
+2. A value is converted to the type of its default; INI text is always converted. A value that
+   cannot be converted raises ``ConfigError`` naming the component, the key and the value.
+3. Parsing INI *text* is pure; reading the file is the caller's job (the CLI, an executor).
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import contextvars
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+import attrs
+
+from ._errors import ConfigError
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+@attrs.frozen
+class Settings:
+    """Configuration sections, as read from an INI file (``[pipeline:ID]``, ``[connection:ID]``…).
+
+    Example:
+        >>> s = Settings.from_ini("[pipeline:P]\\nurl = http://x\\n")
+        >>> s.section("pipeline:P")["url"]
+        'http://x'
+    """
+
+    sections: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+
+    @classmethod
+    def from_ini(cls, text: str) -> Settings:
+        """Parse INI text. Keys keep their case, as BSPump's config keys are case sensitive."""
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        try:
+            parser.read_string(text)
+        except configparser.Error as exc:
+            raise ConfigError(f"invalid configuration file: {exc}") from exc
+        return cls({name: dict(parser.items(name, raw=True)) for name in parser.sections()})
+
+    @classmethod
+    def from_mapping(cls, sections: Mapping[str, Mapping[str, Any]]) -> Settings:
+        """Build settings from a dict of sections; values are turned into strings like INI text."""
+        return cls({name: {k: str(v) for k, v in keys.items()} for name, keys in sections.items()})
+
+    def section(self, name: str) -> Mapping[str, str]:
+        """The keys of one section, empty when the section is absent."""
+        return self.sections.get(name, {})
+
+    def merged(self, other: Settings) -> Settings:
+        """These settings with ``other``'s keys laid on top."""
+        out: dict[str, dict[str, str]] = {k: dict(v) for k, v in self.sections.items()}
+        for name, keys in other.sections.items():
+            out.setdefault(name, {}).update(keys)
+        return Settings(out)
+
+
+_current: contextvars.ContextVar[Settings] = contextvars.ContextVar(
+    "pumpcore_settings", default=Settings()
+)
+
+
+def current_settings() -> Settings:
+    """The settings in force for components constructed now (see ``use_settings``)."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def use_settings(settings: Settings) -> Iterator[Settings]:
+    """Make ``settings`` the configuration for pipelines constructed inside the block.
+
+    This is how ``pumpcore run -c pump.conf`` hands a config file to a pump module that constructs
+    its pipelines itself, without a global application object.
+    """
+    token = _current.set(settings)
+    try:
+        yield settings
+    finally:
+        _current.reset(token)
+
+
+def _convert(owner: str, key: str, value: object, default: object) -> object:
+    """Convert ``value`` to the type of ``default``, or raise a ConfigError that says why."""
+    if default is None or value is None:
+        return value
+    kind = type(default)
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    try:
+        if kind is bool:
+            if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+                return value.strip().lower() in _TRUE
+            if isinstance(value, int):
+                return bool(value)
+            raise ValueError("not a boolean")
+        if kind is int and isinstance(value, str | int) and not isinstance(value, bool):
+            return int(value)
+        if kind is float and isinstance(value, str | int | float) and not isinstance(value, bool):
+            return float(value)
+        if kind is str and isinstance(value, str | int | float):
+            return str(value)
+    except ValueError:
+        pass
+    raise ConfigError(
+        f"{owner}: config key {key!r} expects {kind.__name__}, got {value!r}"
+    )
+
+
+class Configurable:
+    """A component with BSPump-style configuration in ``self.Config``.
+
+    Attributes:
+        ConfigDefaults: the keys this class accepts and their defaults; merged along the MRO.
+        ConfigAllowUnknown: accept keys no ``ConfigDefaults`` declares (BSPump's permissive mode).
+        Id: the component id, the class name unless given.
+        Config: the resolved configuration, a plain dict.
+    """
+
+    ConfigDefaults: ClassVar[Mapping[str, Any]] = {}
+    ConfigAllowUnknown: ClassVar[bool] = False
+
+    Id: str
+    Config: dict[str, Any]
+
+    def __init__(self, id: str | None = None, config: Mapping[str, Any] | None = None) -> None:
+        self.Id = id if id is not None else type(self).__name__
+        self._config_given: Mapping[str, Any] = dict(config or {})
+        self.Config = self._resolve_config(())
+
+    @classmethod
+    def config_defaults(cls) -> dict[str, Any]:
+        """Every ``ConfigDefaults`` along the class hierarchy, the most derived winning."""
+        merged: dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            merged.update(klass.__dict__.get("ConfigDefaults", {}))
+        return merged
+
+    def _resolve_config(self, layers: tuple[Mapping[str, str], ...]) -> dict[str, Any]:
+        """Defaults, then each layer of INI keys in order, then the constructor's ``config=``."""
+        defaults = self.config_defaults()
+        resolved = dict(defaults)
+        owner = f"{type(self).__name__} {self.Id!r}"
+        for layer in (*layers, self._config_given):
+            for key, value in layer.items():
+                if key not in defaults:
+                    if not self.ConfigAllowUnknown:
+                        known = ", ".join(sorted(defaults)) or "none"
+                        raise ConfigError(
+                            f"{owner}: unknown config key {key!r} (value {value!r}); "
+                            f"known keys: {known}"
+                        )
+                    resolved[key] = value
+                    continue
+                resolved[key] = _convert(owner, key, value, defaults[key])
+        return resolved
+
+    def reconfigure(self, *sections: Mapping[str, str]) -> None:
+        """Resolve the configuration again with INI sections laid between defaults and config=."""
+        self.Config = self._resolve_config(sections)

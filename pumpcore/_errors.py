@@ -1,0 +1,38 @@
+"""The error hierarchy, split by whose fault it is.
+
+- ``ConfigError``: a mistake in how the pump was put together; raised at build time and names the
+  component, the key and the bad value.
+- ``ProcessingError`` and its subclasses: something went wrong with an event at run time; the
+  pipeline's error policy decides what happens next.
+- ``ConnectionError_``-style failures belong to adapters, which subclass ``PumpError`` themselves.
+"""
+
+from __future__ import annotations
+
+
+class PumpError(Exception):
+    """Root of every error pumpcore raises on purpose."""
+
+
+class ConfigError(PumpError, ValueError):
+    """A component was configured wrongly: unknown key, value of the wrong type, bad structure."""
+
+
+class ProcessingError(PumpError):
+    """An event could not be processed."""
+
+
+class IncompletePipelineError(ProcessingError):
+    """An event fell off the end of a pipeline without reaching a sink."""
+
+
+class QueueFullError(PumpError):
+    """A bounded queue (an ``InternalSource``) cannot take another event right now.
+
+    The caller should wait until the target pipeline is ready again (``put_async`` does that) or
+    route through a ``RouterProcessor``, which throttles its own pipeline instead.
+    """
+
+
+class PipelineStoppedError(PumpError):
+    """Events were offered to a pipeline that has been stopped."""

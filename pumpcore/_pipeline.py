@@ -1,0 +1,611 @@
+"""The pipeline: sources → processors → sink, driven by whoever calls it.
+
+Rules of this state machine:
+1. A pipeline never waits, sleeps, reads a clock or does I/O. Executors feed it (``process*``,
+   ``tick``, ``stop``) and ask it (``is_ready``, ``next_awake``); time arrives as an argument and
+   the only timer it calls is the one an executor gave it for sampling.
+2. Every event that enters is accounted for exactly once: it reaches the sink (``event.out``), is
+   dropped by a processor (``event.drop``), fails (``warning`` under the soft policy, ``error``
+   under the hard one), or is absorbed by a generator (whose output counts as ``event.generated``).
+3. A hard error stops intake: ``process_events`` takes nothing until ``set_error(None, None, None)``
+   recovers the pipeline. The events it did not take are the caller's to keep.
+4. ``throttle(who, True)`` makes the pipeline and every linked ancestor not ready until the same
+   ``who`` calls ``throttle(who, False)``. Readiness is advice to sources; an event offered to a
+   throttled pipeline is still processed, never lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Literal
+
+import attrs
+
+from ._component import Component, Context, Generator, Processor, Sink, Source
+from ._config import Configurable, Settings, current_settings
+from ._errors import ConfigError, IncompletePipelineError, PipelineStoppedError
+from ._statistics import PipelineStatistics, ProcessorTiming
+
+Step = Processor | Callable[[Context, Any], Any]
+"""What ``build`` and ``append_processor`` accept: a Processor, Generator, Sink or a function."""
+
+ErrorPolicy = Literal["hard", "soft"] | Callable[[Exception, Context, Any], bool]
+
+_PROC, _GEN, _SINK = 0, 1, 2
+
+
+@attrs.frozen
+class Failure:
+    """An event that raised in a component, as reported to error listeners and the dead letter.
+
+    Attributes:
+        pipeline_id: where it happened.
+        component_id: the component that raised (``Pipeline.Id`` for a pipeline-level failure).
+        context: the event's context.
+        event: the event as it entered the failing component.
+        exception: what was raised.
+        soft: True when the policy dropped the event and went on, False when it stopped intake.
+    """
+
+    pipeline_id: str
+    component_id: str
+    context: Context = attrs.field(repr=False)
+    event: Any
+    exception: Exception
+    soft: bool
+
+
+class Pipeline(Configurable):
+    """A chain of processors between sources and a sink.
+
+    Build it with ``build(source_or_sources, *processors)`` — the last processor is the sink — or
+    subclass it and build in ``__init__`` as BSPump's tutorials do.
+
+    Args:
+        id: the pipeline id (default: the class name); names the ``[pipeline:ID]`` config section.
+        config: keys that override ``ConfigDefaults`` and the config file.
+        settings: config-file sections; default: those set by ``use_settings`` (none otherwise).
+        error_policy: ``"hard"`` (BSPump's default: stop intake on the first failure), ``"soft"``
+            (count a warning, drop the event, go on), or a function ``(exc, context, event) ->
+            bool`` returning True for soft. Subclasses may override ``handle_error`` instead.
+
+    Example:
+        >>> from pumpcore.common import ListSink
+        >>> p = Pipeline("Doubler")
+        >>> sink = ListSink()
+        >>> p.build([], lambda context, event: event * 2, sink)
+        >>> p.process_events([1, 2, 3])
+        3
+        >>> sink.Events
+        [2, 4, 6]
+    """
+
+    ConfigDefaults: ClassVar[Mapping[str, Any]] = {
+        # BSPump's name and spelling: how many async processors may run at once.
+        "async_concurency_limit": 1000,
+        # One event in this many is timed per component when an executor supplies a timer.
+        "sample_every": 1000,
+    }
+
+    Id: str
+
+    def __init__(
+        self,
+        id: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        *,
+        settings: Settings | None = None,
+        error_policy: ErrorPolicy = "hard",
+    ) -> None:
+        self.Settings = settings if settings is not None else current_settings()
+        super().__init__(id=id, config=config)
+        self.reconfigure(self.Settings.section(f"pipeline:{self.Id}"))
+        if not (callable(error_policy) or error_policy in ("hard", "soft")):
+            raise ConfigError(
+                f"Pipeline {self.Id!r}: error_policy must be 'hard', 'soft' or a function, "
+                f"got {error_policy!r}"
+            )
+        self._error_policy = error_policy
+        self._sources: list[Source] = []
+        self._steps_src: list[Step] = []
+        self._step_ids: list[str] = []
+        self._dead_letter: Sink | None = None
+        self._sink_tap: Callable[[Context, Any], None] | None = None
+        # Counters live in plain ints; statistics() freezes them.
+        self._n_in = self._n_out = self._n_drop = 0
+        self._n_warn = self._n_err = self._n_gen = self._n_abs = self._n_dead = 0
+        self._timer: Callable[[], float] | None = None
+        self._sample_every = int(self.Config["sample_every"])
+        self._countdown = self._sample_every
+        self._timings: dict[str, list[float]] = {}
+        self._now = 0.0
+        self._throttles: set[object] = set()
+        self._ancestors: list[Pipeline] = []
+        self._error: Failure | None = None
+        self._ready = True
+        self._ready_listeners: list[Callable[[bool], None]] = []
+        self._failure_listeners: list[Callable[[Failure], None]] = []
+        self._stopped = False
+        self._compile()
+
+    # ---------------------------------------------------------------- structure
+
+    def component_section(self, component_id: str) -> Mapping[str, str]:
+        """The ``[pipeline:PID:ComponentID]`` config section for one of this pipeline's parts."""
+        return self.Settings.section(f"pipeline:{self.Id}:{component_id}")
+
+    def build(self, source: Source | Sequence[Source], *processors: Step) -> None:
+        """Set the source(s) and append the processors; the last processor is the sink."""
+        self.set_source(source)
+        for processor in processors:
+            self.append_processor(processor)
+
+    def set_source(self, source: Source | Sequence[Source]) -> None:
+        """Add one source or a list of sources."""
+        sources = [source] if isinstance(source, Source) else list(source)
+        for s in sources:
+            if not isinstance(s, Source):
+                raise ConfigError(f"Pipeline {self.Id!r}: {s!r} is not a Source")
+            if s.Pipeline is not self:
+                s.attach(self)
+            if any(other.Id == s.Id for other in self._sources):
+                raise ConfigError(f"Pipeline {self.Id!r}: two sources with id {s.Id!r}")
+            self._sources.append(s)
+
+    def _adopt(self, step: Step) -> tuple[Step, str]:
+        """Attach a step and choose its id: a component's own, a function's name made unique."""
+        if isinstance(step, Source):
+            raise ConfigError(f"Pipeline {self.Id!r}: source {step.Id!r} given as a processor")
+        taken = set(self._step_ids)
+        if isinstance(step, Component):
+            if step.Id in taken:
+                raise ConfigError(
+                    f"Pipeline {self.Id!r}: two processors with id {step.Id!r}; pass id=..."
+                )
+            if step.Pipeline is not self:
+                step.attach(self)
+            return step, step.Id
+        if not callable(step):
+            raise ConfigError(f"Pipeline {self.Id!r}: {step!r} is not a processor or a function")
+        base = getattr(step, "__name__", type(step).__name__)
+        sid, n = base, 1
+        while sid in taken:
+            n += 1
+            sid = f"{base}#{n}"
+        return step, sid
+
+    def _insert(self, index: int, processor: Step) -> None:
+        step, sid = self._adopt(processor)
+        self._steps_src.insert(index, step)
+        self._step_ids.insert(index, sid)
+        self._compile()
+
+    def append_processor(self, processor: Step) -> None:
+        """Append a processor, generator or sink at the end."""
+        self._insert(len(self._steps_src), processor)
+
+    def remove_processor(self, processor_id: str) -> Step:
+        """Remove a processor by id and return it. Raises KeyError when there is none."""
+        index = self._index_of(processor_id)
+        if index is None:
+            raise KeyError(f"Pipeline {self.Id!r}: no processor {processor_id!r}")
+        removed = self._steps_src.pop(index)
+        del self._step_ids[index]
+        self._compile()
+        return removed
+
+    def insert_before(self, id: str, processor: Step) -> bool:
+        """Insert ``processor`` in front of the processor ``id``; False when ``id`` is absent."""
+        index = self._index_of(id)
+        if index is None:
+            return False
+        self._insert(index, processor)
+        return True
+
+    def insert_after(self, id: str, processor: Step) -> bool:
+        """Insert ``processor`` behind the processor ``id``; False when ``id`` is absent."""
+        index = self._index_of(id)
+        if index is None:
+            return False
+        self._insert(index + 1, processor)
+        return True
+
+    def _index_of(self, processor_id: str) -> int | None:
+        try:
+            return self._step_ids.index(processor_id)
+        except ValueError:
+            return None
+
+    def processor_ids(self) -> tuple[str, ...]:
+        """The ids of the processors in order (functions get their name, made unique)."""
+        return tuple(self._step_ids)
+
+    def iter_processors(self) -> Iterator[Step]:
+        """The processors in order, the sink last."""
+        return iter(list(self._steps_src))
+
+    def iter_sources(self) -> Iterator[Source]:
+        """The sources in the order they were set."""
+        return iter(list(self._sources))
+
+    def locate_source(self, address: str) -> Source | None:
+        """The source with id ``address`` (or ``PipelineID.SourceID``), None when absent."""
+        sid = address.split(".", 1)[1] if address.startswith(self.Id + ".") else address
+        return next((s for s in self._sources if s.Id == sid), None)
+
+    def locate_processor(self, processor_id: str) -> Step | None:
+        """The processor with this id, None when absent."""
+        index = self._index_of(processor_id)
+        return None if index is None else self._steps_src[index]
+
+    @property
+    def sink(self) -> Sink | None:
+        """The sink at the end, None while the pipeline has none."""
+        last = self._steps_src[-1] if self._steps_src else None
+        return last if isinstance(last, Sink) else None
+
+    def set_dead_letter(self, sink: Sink | None) -> None:
+        """Send every failed event, as a ``Failure``, to ``sink`` (None: stop doing so)."""
+        if sink is not None and sink.Pipeline is None:
+            sink.attach(self)
+        self._dead_letter = sink
+
+    def _compile(self) -> None:
+        """Turn the components into the tuple of callables the hot path runs."""
+        steps: list[Callable[..., Any]] = []
+        kinds: list[int] = []
+        for step in self._steps_src:
+            if isinstance(step, Sink):
+                steps.append(step.process)
+                kinds.append(_SINK)
+            elif isinstance(step, Generator):
+                steps.append(step.generate)
+                kinds.append(_GEN)
+            elif isinstance(step, Processor):
+                steps.append(step.process)
+                kinds.append(_PROC)
+            else:
+                steps.append(step)
+                kinds.append(_PROC)
+        if self._sink_tap is not None and kinds and kinds[-1] == _SINK:
+            real, tap = steps[-1], self._sink_tap
+
+            def tapped(context: Context, event: Any) -> None:
+                tap(context, event)
+                real(context, event)
+
+            steps[-1] = tapped
+        self._steps: tuple[Callable[..., Any], ...] = tuple(steps)
+        self._kinds: tuple[int, ...] = tuple(kinds)
+        self._ids: tuple[str, ...] = tuple(self._step_ids)
+        # The fast path: no generators and a sink at the end (rule 2 needs no bookkeeping there).
+        self._fast = bool(kinds) and kinds[-1] == _SINK and _GEN not in kinds
+        self._timed_components = tuple(
+            (i, s) for i, s in enumerate(self._steps_src) if isinstance(s, Processor)
+        )
+
+    def set_sink_tap(self, tap: Callable[[Context, Any], None] | None) -> None:
+        """Call ``tap(context, event)`` for each event just before the sink takes it (testing)."""
+        self._sink_tap = tap
+        self._compile()
+
+    # ---------------------------------------------------------------- processing
+
+    def process(self, event: Any, context: Context | None = None) -> None:
+        """Process one event from the start of the pipeline up to the sink.
+
+        Raises:
+            PipelineStoppedError: the pipeline is stopped by a hard error (or by ``stop``).
+        """
+        self._check_open()
+        self._n_in += 1
+        self._run_from(0, {} if context is None else context, event, None)
+
+    def process_events(self, events: Sequence[Any]) -> int:
+        """Process events, each with a fresh context; return how many were taken.
+
+        Fewer than ``len(events)`` are taken only when a hard error stops intake: the first
+        ``n`` events were processed (the last of them failed), the rest were not touched.
+        """
+        if self._error is not None or self._stopped or not events:
+            return 0
+        taken = 0
+        if self._timer is not None:
+            self._countdown -= len(events)
+            if self._countdown <= 0:
+                self._countdown = self._sample_every
+                self._n_in += 1
+                self._run_from(0, {}, events[0], self._timer)
+                taken = 1
+                if self._error is not None:
+                    return taken
+                events = events[1:]
+        if not self._fast:
+            for event in events:
+                if self._error is not None:
+                    break
+                self._n_in += 1
+                self._run_from(0, {}, event, None)
+                taken += 1
+            return taken
+        return taken + self._run_fast(events)
+
+    def process_pairs(self, pairs: Sequence[tuple[Context, Any]]) -> int:
+        """Like ``process_events`` for (context, event) pairs; returns how many were taken."""
+        taken = 0
+        if self._stopped:
+            return 0
+        for context, event in pairs:
+            if self._error is not None:
+                break
+            self._n_in += 1
+            self._run_from(0, context, event, None)
+            taken += 1
+        return taken
+
+    def _run_fast(self, events: Sequence[Any]) -> int:
+        # The hot loop. Counters stay local until the end; `step` always names the callable that
+        # is running, so a failure can be attributed without bookkeeping on the happy path.
+        steps = self._steps[:-1]
+        sink = self._steps[-1]
+        n_out = n_drop = n_fail = 0
+        for event in events:
+            context: Context = {}
+            step = sink
+            try:
+                for step in steps:
+                    event = step(context, event)
+                    if event is None:
+                        break
+                else:
+                    step = sink
+                    sink(context, event)
+                    n_out += 1
+                    continue
+                n_drop += 1
+            except Exception as exc:
+                n_fail += 1
+                index = len(steps) if step is sink else steps.index(step)
+                self._fail(index, exc, context, event)
+                if self._error is not None:
+                    break
+        self._n_out += n_out
+        self._n_drop += n_drop
+        taken = n_out + n_drop + n_fail
+        self._n_in += taken
+        return taken
+
+    def inject(self, context: Context, event: Any, depth: int) -> None:
+        """Process an event from step ``depth`` on (0 is the first processor).
+
+        A generator or a component's out-of-band output enters here; the event counts as
+        ``event.generated``.
+        """
+        self._n_gen += 1
+        self._run_from(depth, context, event, None)
+
+    def _run_from(
+        self, start: int, context: Context, event: Any, timer: Callable[[], float] | None
+    ) -> None:
+        steps, kinds = self._steps, self._kinds
+        index = start
+        for index in range(start, len(steps)):
+            kind = kinds[index]
+            t0 = timer() if timer is not None else 0.0
+            try:
+                if kind == _GEN:
+                    outputs = list(steps[index](context, event))
+                else:
+                    result = steps[index](context, event)
+            except Exception as exc:
+                self._fail(index, exc, context, event)
+                return
+            finally:
+                if timer is not None:
+                    timing = self._timings.setdefault(self._ids[index], [0, 0.0])
+                    timing[0] += 1
+                    timing[1] += timer() - t0
+            if kind == _SINK:
+                self._n_out += 1
+                return
+            if kind == _GEN:
+                self._n_abs += 1
+                for output in outputs:
+                    self._n_gen += 1
+                    self._run_from(index + 1, context, output, timer)
+                return
+            if result is None:
+                self._n_drop += 1
+                return
+            event = result
+        last = self._ids[-1] if self._ids else self.Id
+        exc = IncompletePipelineError(
+            f"Incomplete pipeline {self.Id!r}: event {event!r} is not consumed by a Sink "
+            f"(the last component is {last!r})"
+        )
+        self._fail(len(steps) - 1 if steps else -1, exc, context, event)
+
+    # ---------------------------------------------------------------- errors
+
+    def handle_error(self, exception: Exception, context: Context, event: Any) -> bool:
+        """Decide what a failure means: True for soft (drop and go on), False for hard (stop).
+
+        Override it in a subclass, or pass ``error_policy`` to the constructor.
+        """
+        policy = self._error_policy
+        if policy == "soft":
+            return True
+        if policy == "hard":
+            return False
+        return bool(policy(exception, context, event))  # type: ignore[operator]
+
+    def _fail(self, index: int, exc: Exception, context: Context, event: Any) -> None:
+        component_id = self._ids[index] if 0 <= index < len(self._ids) else self.Id
+        try:
+            soft = self.handle_error(exc, context, event)
+        except Exception:
+            soft = False  # a broken policy must not lose the event: stop and let a human look
+        failure = Failure(self.Id, component_id, context, event, exc, soft)
+        if soft:
+            self._n_warn += 1
+        else:
+            self._n_err += 1
+            self._error = failure
+            self._evaluate_ready()
+        if self._dead_letter is not None:
+            self._dead_letter.process(context, failure)
+            self._n_dead += 1
+        for listener in list(self._failure_listeners):
+            listener(failure)
+
+    def is_error(self) -> bool:
+        """True while a hard error stops the pipeline."""
+        return self._error is not None
+
+    @property
+    def last_error(self) -> Failure | None:
+        """The hard failure that stopped the pipeline, None when it runs."""
+        return self._error
+
+    def set_error(self, context: Context | None, event: Any, exc: Exception | None) -> None:
+        """With ``exc``: stop the pipeline as a hard error would. With None: recover it."""
+        if exc is None:
+            self._error = None
+        else:
+            # Not counted as `error`: no event failed (rule 2 counts events, not incidents).
+            self._error = Failure(self.Id, self.Id, context or {}, event, exc, False)
+        self._evaluate_ready()
+
+    def recover(self) -> None:
+        """Clear a hard error so the pipeline takes events again."""
+        self.set_error(None, None, None)
+
+    def add_failure_listener(self, listener: Callable[[Failure], None]) -> None:
+        """Call ``listener(failure)`` after each failed event (executors log from here)."""
+        self._failure_listeners.append(listener)
+
+    def _check_open(self) -> None:
+        if self._stopped:
+            raise PipelineStoppedError(f"pipeline {self.Id!r} is stopped")
+        if self._error is not None:
+            err = self._error
+            raise PipelineStoppedError(
+                f"pipeline {self.Id!r} is stopped by an error in {err.component_id!r}: "
+                f"{err.exception!r}; call recover() to resume"
+            )
+
+    # ---------------------------------------------------------------- readiness
+
+    def throttle(self, who: object, enable: bool = True) -> None:
+        """Throttle (or release) this pipeline and its linked ancestors on behalf of ``who``."""
+        if enable:
+            self._throttles.add(who)
+        else:
+            self._throttles.discard(who)
+        self._evaluate_ready()
+        for ancestor in self._ancestors:
+            ancestor.throttle(who, enable)
+
+    def get_throttles(self) -> frozenset[object]:
+        """Who throttles this pipeline now."""
+        return frozenset(self._throttles)
+
+    def link(self, ancestral_pipeline: Pipeline) -> None:
+        """Make ``ancestral_pipeline`` feel this pipeline's throttling (it feeds this one)."""
+        if ancestral_pipeline is self or ancestral_pipeline in self._ancestors:
+            return
+        self._ancestors.append(ancestral_pipeline)
+        for who in self._throttles:
+            ancestral_pipeline.throttle(who, True)
+
+    def unlink(self, ancestral_pipeline: Pipeline) -> None:
+        """Undo ``link``: the ancestor no longer feels this pipeline's throttling."""
+        if ancestral_pipeline not in self._ancestors:
+            return
+        self._ancestors.remove(ancestral_pipeline)
+        for who in self._throttles:
+            ancestral_pipeline.throttle(who, False)
+
+    def is_ready(self) -> bool:
+        """True when sources may produce: not throttled, not stopped by an error."""
+        return self._ready
+
+    def add_ready_listener(self, listener: Callable[[bool], None]) -> None:
+        """Call ``listener(ready)`` whenever readiness changes (executors wake sources here)."""
+        self._ready_listeners.append(listener)
+
+    def remove_ready_listener(self, listener: Callable[[bool], None]) -> None:
+        """Stop calling ``listener``."""
+        if listener in self._ready_listeners:
+            self._ready_listeners.remove(listener)
+
+    def _evaluate_ready(self) -> None:
+        ready = not self._throttles and self._error is None and not self._stopped
+        if ready != self._ready:
+            self._ready = ready
+            for listener in list(self._ready_listeners):
+                listener(ready)
+
+    # ---------------------------------------------------------------- time
+
+    def time(self) -> float:
+        """The pipeline's time: the ``now`` of the latest ``tick`` (BSPump's ``Pipeline.time``)."""
+        return self._now
+
+    def set_timer(self, timer: Callable[[], float] | None) -> None:
+        """Give the pipeline a monotonic timer for sampling component time (None: no sampling)."""
+        self._timer = timer
+
+    def next_awake(self) -> float | None:
+        """The earliest time a component wants ``tick``, None when none does."""
+        wakes = [w for _, c in self._timed_components if (w := c.next_awake()) is not None]
+        return min(wakes) if wakes else None
+
+    def tick(self, now: float) -> None:
+        """Advance the pipeline's time to ``now`` and let due components emit."""
+        if now > self._now:
+            self._now = now
+        for index, component in self._timed_components:
+            wake = component.next_awake()
+            if wake is not None and wake <= now:
+                self._emit_from(index, component.on_tick(now))
+
+    def _emit_from(self, index: int, emitted: Iterable[tuple[Context, Any]]) -> None:
+        for context, event in emitted:
+            self.inject(context, event, index + 1)
+
+    def stop(self, now: float | None = None) -> None:
+        """Stop intake and flush what components hold (aggregates), in pipeline order.
+
+        Sinks' own ``flush`` is the executor's to call: it may do I/O.
+        """
+        if now is not None and now > self._now:
+            self._now = now
+        for index, component in self._timed_components:
+            self._emit_from(index, component.on_stop(self._now))
+        self._stopped = True
+        self._evaluate_ready()
+
+    def is_stopped(self) -> bool:
+        """True after ``stop``."""
+        return self._stopped
+
+    # ---------------------------------------------------------------- statistics
+
+    def statistics(self) -> PipelineStatistics:
+        """A frozen snapshot of the counters and sampled timings."""
+        return PipelineStatistics(
+            pipeline_id=self.Id,
+            event_in=self._n_in,
+            event_out=self._n_out,
+            event_drop=self._n_drop,
+            warning=self._n_warn,
+            error=self._n_err,
+            event_generated=self._n_gen,
+            event_absorbed=self._n_abs,
+            dead_letter=self._n_dead,
+            timings={k: ProcessorTiming(int(v[0]), v[1]) for k, v in self._timings.items()},
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.Id!r}>"
