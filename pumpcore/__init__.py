@@ -4,6 +4,7 @@ Pipelines of source → processors → sink in BSPump's vocabulary, with no I/O 
 executors (``pumpcore_executors``) drive them, adapters (``pumpcore_<name>``) connect them.
 """
 
+from ._clock import Clock as Clock
 from ._component import Component as Component
 from ._component import Context as Context
 from ._component import Generator as Generator
@@ -25,11 +26,13 @@ from ._pipeline import ErrorPolicy as ErrorPolicy
 from ._pipeline import Failure as Failure
 from ._pipeline import Pipeline as Pipeline
 from ._pipeline import Step as Step
+from ._pump import Pump as Pump
 from ._statistics import PipelineStatistics as PipelineStatistics
 from ._statistics import ProcessorTiming as ProcessorTiming
 from ._trigger_source import TriggerSource as TriggerSource
 
 __all__ = (
+    "Clock",
     "Component",
     "ConfigError",
     "Configurable",
@@ -45,6 +48,7 @@ __all__ = (
     "Processor",
     "ProcessorFunction",
     "ProcessorTiming",
+    "Pump",
     "PumpError",
     "QueueFullError",
     "Settings",

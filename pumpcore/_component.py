@@ -117,7 +117,13 @@ class Sink(Processor):
 
 
 class Source(Component):
-    """Where events enter a pipeline. ``process`` hands one event to the pipeline now."""
+    """Where events enter a pipeline. ``process`` hands one event to the pipeline now.
+
+    Attributes:
+        passive: True for sources only others feed (InternalSource): they never keep a run alive.
+    """
+
+    passive: bool = False
 
     def process(self, event: Any, context: Context | None = None) -> None:
         """Send ``event`` through the pipeline (synchronously, up to the sink)."""

@@ -17,7 +17,7 @@ Rules of this state machine:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
 
@@ -25,6 +25,9 @@ from ._component import Component, Context, Generator, Processor, Sink, Source
 from ._config import Configurable, Settings, current_settings
 from ._errors import ConfigError, IncompletePipelineError, PipelineStoppedError
 from ._statistics import PipelineStatistics, ProcessorTiming
+
+if TYPE_CHECKING:
+    from ._pump import Pump
 
 Step = Processor | Callable[[Context, Any], Any]
 """What ``build`` and ``append_processor`` accept: a Processor, Generator, Sink or a function."""
@@ -114,6 +117,7 @@ class Pipeline(Configurable):
         # Counters live in plain ints; statistics() freezes them.
         self._n_in = self._n_out = self._n_drop = 0
         self._n_warn = self._n_err = self._n_gen = self._n_abs = self._n_dead = 0
+        self._n_src_err = 0
         self._timer: Callable[[], float] | None = None
         self._sample_every = int(self.Config["sample_every"])
         self._countdown = self._sample_every
@@ -126,6 +130,7 @@ class Pipeline(Configurable):
         self._ready_listeners: list[Callable[[bool], None]] = []
         self._failure_listeners: list[Callable[[Failure], None]] = []
         self._stopped = False
+        self.Pump: Pump | None = None
         self._compile()
 
     # ---------------------------------------------------------------- structure
@@ -304,8 +309,9 @@ class Pipeline(Configurable):
     def process_events(self, events: Sequence[Any]) -> int:
         """Process events, each with a fresh context; return how many were taken.
 
-        Fewer than ``len(events)`` are taken only when a hard error stops intake: the first
-        ``n`` events were processed (the last of them failed), the rest were not touched.
+        Fewer than ``len(events)`` are taken when the pipeline stops being ready part-way: a hard
+        error (the last event taken failed) or throttling (a queue downstream filled up). The
+        first ``n`` events were processed, the rest were not touched and stay the caller's.
         """
         if self._error is not None or self._stopped or not events:
             return 0
@@ -317,12 +323,12 @@ class Pipeline(Configurable):
                 self._n_in += 1
                 self._run_from(0, {}, events[0], self._timer)
                 taken = 1
-                if self._error is not None:
+                if not self._ready:
                     return taken
                 events = events[1:]
         if not self._fast:
             for event in events:
-                if self._error is not None:
+                if not self._ready:
                     break
                 self._n_in += 1
                 self._run_from(0, {}, event, None)
@@ -336,7 +342,7 @@ class Pipeline(Configurable):
         if self._stopped:
             return 0
         for context, event in pairs:
-            if self._error is not None:
+            if not self._ready:
                 break
             self._n_in += 1
             self._run_from(0, context, event, None)
@@ -350,6 +356,8 @@ class Pipeline(Configurable):
         sink = self._steps[-1]
         n_out = n_drop = n_fail = 0
         for event in events:
+            if not self._ready:
+                break  # throttled mid-batch (a full InternalSource downstream): stop taking
             context: Context = {}
             step = sink
             try:
@@ -458,6 +466,30 @@ class Pipeline(Configurable):
         for listener in list(self._failure_listeners):
             listener(failure)
 
+    def report_source_failure(self, source_id: str, exc: Exception) -> bool:
+        """A source failed outside of any event (its ``cycle`` raised, a connection broke).
+
+        The error policy decides as for events (with ``event`` None); the failure is counted as
+        ``source_error``, not among the event counters. Returns True when it was soft.
+        """
+        try:
+            soft = self.handle_error(exc, {}, None)
+        except Exception:
+            soft = False
+        self._n_src_err += 1
+        failure = Failure(self.Id, source_id, {}, None, exc, soft)
+        if not soft:
+            self._error = failure
+            self._evaluate_ready()
+        for listener in list(self._failure_listeners):
+            listener(failure)
+        return soft
+
+    def remove_failure_listener(self, listener: Callable[[Failure], None]) -> None:
+        """Stop calling ``listener``."""
+        if listener in self._failure_listeners:
+            self._failure_listeners.remove(listener)
+
     def is_error(self) -> bool:
         """True while a hard error stops the pipeline."""
         return self._error is not None
@@ -503,6 +535,14 @@ class Pipeline(Configurable):
         else:
             self._throttles.discard(who)
         self._evaluate_ready()
+        for ancestor in self._ancestors:
+            ancestor.throttle(who, enable)
+
+    def throttle_ancestors(self, who: object, enable: bool = True) -> None:
+        """Throttle (or release) only the pipelines linked as this one's ancestors.
+
+        A full ``InternalSource`` uses it: its feeders must pause while it keeps draining.
+        """
         for ancestor in self._ancestors:
             ancestor.throttle(who, enable)
 
@@ -604,6 +644,7 @@ class Pipeline(Configurable):
             event_generated=self._n_gen,
             event_absorbed=self._n_abs,
             dead_letter=self._n_dead,
+            source_error=self._n_src_err,
             timings={k: ProcessorTiming(int(v[0]), v[1]) for k, v in self._timings.items()},
         )
 

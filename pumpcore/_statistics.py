@@ -43,6 +43,7 @@ class PipelineStatistics:
         event_generated: events created by generators and by components' tick or stop output.
         event_absorbed: events consumed by a generator (turned into its output).
         dead_letter: failed events handed to the dead-letter sink (also counted as a failure).
+        source_error: failures of sources outside any event (a cycle raised, a connection broke).
         timings: sampled time per component id.
     """
 
@@ -55,6 +56,7 @@ class PipelineStatistics:
     event_generated: int = 0
     event_absorbed: int = 0
     dead_letter: int = 0
+    source_error: int = 0
     timings: Mapping[str, ProcessorTiming] = attrs.field(factory=dict)
 
     @property
@@ -73,6 +75,7 @@ class PipelineStatistics:
             "event.generated": self.event_generated,
             "event.absorbed": self.event_absorbed,
             "event.dead_letter": self.dead_letter,
+            "source.error": self.source_error,
         }
 
     def __getitem__(self, name: str) -> Any:

@@ -1,0 +1,247 @@
+"""Routing between pipelines: InternalSource, DirectSource, RouterProcessor/RouterSink, Tee.
+
+Rules:
+1. An ``InternalSource`` holds at most ``queue_max_size`` events; ``put`` beyond that raises
+   ``QueueFullError`` — the event is refused, never dropped silently.
+2. When its queue reaches the backpressure threshold it throttles the pipelines linked as its
+   ancestors (routers link them on first use), and releases them when it drains below it.
+   Pipelines stop taking events the moment they are throttled, so a router upstream rarely
+   meets a full queue; when it does, the failure goes through that pipeline's error policy.
+3. ``DirectSource.put`` processes the event at once, in the caller's stack.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._component import Context, Processor, Sink, Source
+from .._errors import ConfigError, QueueFullError
+
+if TYPE_CHECKING:
+    from .._pipeline import Pipeline
+
+
+class InternalSource(Source):
+    """A bounded in-memory queue feeding its pipeline (BSPump's InternalSource).
+
+    Config:
+        queue_max_size: the bound (default 1000).
+        backpressure_threshold: queue length at which feeders are throttled (0: 3/4 of the bound).
+
+    Example:
+        >>> from pumpcore import Pipeline
+        >>> from pumpcore.common import ListSink
+        >>> p = Pipeline("Child")
+        >>> p.build(InternalSource(), ListSink())
+        >>> source = p.locate_source("InternalSource")
+        >>> source.put({}, "event")
+        >>> source.pump(10)
+        1
+    """
+
+    passive = True
+
+    ConfigDefaults: ClassVar[Mapping[str, Any]] = {
+        "queue_max_size": 1000,
+        "backpressure_threshold": 0,
+    }
+
+    def __init__(
+        self,
+        pipeline: Pipeline | None = None,
+        id: str | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(pipeline, id, config)
+        self._queue: deque[tuple[Context, Any]] = deque()
+        self._throttling = False
+        self._limits()
+
+    def _limits(self) -> None:
+        self._max = int(self.Config["queue_max_size"])
+        if self._max < 1:
+            raise ConfigError(
+                f"InternalSource {self.Id!r}: queue_max_size must be >= 1, got {self._max!r}"
+            )
+        threshold = int(self.Config["backpressure_threshold"])
+        self._threshold = threshold if threshold > 0 else max(1, self._max * 3 // 4)
+        if self._threshold > self._max:
+            raise ConfigError(
+                f"InternalSource {self.Id!r}: backpressure_threshold {self._threshold!r} "
+                f"exceeds queue_max_size {self._max!r}"
+            )
+
+    def attach(self, pipeline: Pipeline) -> None:
+        """Join the pipeline and take its config section into account."""
+        super().attach(pipeline)
+        self._limits()
+
+    @property
+    def bound(self) -> int:
+        """The most events the queue holds."""
+        return self._max
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def is_full(self) -> bool:
+        """True when ``put`` would raise."""
+        return len(self._queue) >= self._max
+
+    def put(
+        self,
+        context: Context | None,
+        event: Any,
+        copy_context: bool = False,
+        copy_event: bool = False,
+    ) -> None:
+        """Queue an event without waiting.
+
+        Raises:
+            QueueFullError: the queue holds ``queue_max_size`` events already.
+        """
+        if len(self._queue) >= self._max:
+            raise QueueFullError(
+                f"InternalSource {self.locate_address()!r} is full ({self._max} events); "
+                "wait for the pipeline to be ready or route through a RouterProcessor"
+            )
+        ctx: Context = {} if context is None else (dict(context) if copy_context else context)
+        self._queue.append((ctx, copy.deepcopy(event) if copy_event else event))
+        if not self._throttling and len(self._queue) >= self._threshold:
+            self._set_backpressure(True)
+
+    def _set_backpressure(self, enable: bool) -> None:
+        self._throttling = enable
+        if self.Pipeline is not None:
+            self.Pipeline.throttle_ancestors(self, enable)
+
+    def has_pending(self) -> bool:
+        """True while events wait in the queue."""
+        return bool(self._queue)
+
+    def pump(self, max_items: int) -> int:
+        """Process up to ``max_items`` queued events; return how many were taken."""
+        pipeline = self.Pipeline
+        if pipeline is None:
+            raise RuntimeError(f"source {self.Id!r} is not part of a pipeline")
+        n = min(max_items, len(self._queue))
+        if n == 0:
+            return 0
+        batch = [self._queue.popleft() for _ in range(n)]
+        taken = pipeline.process_pairs(batch)
+        if taken < n:
+            self._queue.extendleft(reversed(batch[taken:]))
+        if self._throttling and len(self._queue) < self._threshold:
+            self._set_backpressure(False)
+        return taken
+
+
+class TeeSource(InternalSource):
+    """The receiving end of a ``TeeProcessor``: an InternalSource under its own name."""
+
+
+class DirectSource(Source):
+    """Processes each event ``put`` into it at once, synchronously (BSPump's DirectSource)."""
+
+    passive = True
+
+    def put(self, context: Context | None, event: Any) -> None:
+        """Process the event through the pipeline now."""
+        self.process(event, context)
+
+
+class RouterMixIn:
+    """Finds target sources by address and links their pipelines so throttling flows back."""
+
+    Pipeline: Pipeline | None
+    Id: str
+
+    def _router_init(self) -> None:
+        self._targets: dict[str, Source] = {}
+
+    def locate(self, address: str | Source) -> Source:
+        """The source at ``address`` (``"PipelineID.SourceID"``), linked to this pipeline."""
+        if isinstance(address, Source):
+            source, key = address, address.locate_address()
+        else:
+            key = address
+            cached = self._targets.get(key)
+            if cached is not None:
+                return cached
+            source = self._resolve(address)
+        if source.Pipeline is not None and self.Pipeline is not None:
+            source.Pipeline.link(self.Pipeline)
+        self._targets[key] = source
+        return source
+
+    def _resolve(self, address: str) -> Source:
+        pump = self.Pipeline.Pump if self.Pipeline is not None else None
+        if pump is None:
+            raise ConfigError(
+                f"{type(self).__name__} {self.Id!r}: cannot resolve {address!r}: the pipeline is "
+                "not in a Pump; add both pipelines to a Pump or pass the source object"
+            )
+        found = pump.locate(address)
+        if not isinstance(found, Source):
+            raise ConfigError(f"{type(self).__name__} {self.Id!r}: no source at {address!r}")
+        return found
+
+    def unlocate(self, address: str) -> None:
+        """Undo ``locate``: forget the target and unlink its pipeline."""
+        source = self._targets.pop(address, None)
+        if source is not None and source.Pipeline is not None and self.Pipeline is not None:
+            source.Pipeline.unlink(self.Pipeline)
+
+    def route(self, context: Context, event: Any, source_id: str | Source) -> None:
+        """Put the event into the target source (an InternalSource or a DirectSource)."""
+        target = self.locate(source_id)
+        if isinstance(target, InternalSource | DirectSource):
+            target.put(context, event)
+        else:
+            raise ConfigError(
+                f"{type(self).__name__} {self.Id!r}: target {source_id!r} is a "
+                f"{type(target).__name__}, not an InternalSource or DirectSource"
+            )
+
+
+class RouterProcessor(RouterMixIn, Processor):
+    """A processor that dispatches events to other pipelines. Override ``process``; call
+    ``self.route(context, event, "Pipeline.Source")``; return None when the event moved on."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._router_init()
+
+
+class RouterSink(RouterMixIn, Sink):
+    """A sink that dispatches events to other pipelines. Override ``process`` and call
+    ``self.route(context, event, "Pipeline.Source")``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._router_init()
+
+
+class TeeProcessor(RouterProcessor):
+    """Sends a copy of each event to the bound sources and passes the event on.
+
+    Example: ``TeeProcessor().bind("SampleTeePipeline.*TeeSource")``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._bound: list[str | Source] = []
+
+    def bind(self, target: str | Source) -> TeeProcessor:
+        """Add a target source (address or object); returns self to chain inside ``build``."""
+        self._bound.append(target)
+        return self
+
+    def process(self, context: Context, event: Any) -> Any:
+        """Route a deep copy of the event (with a copy of its context) to every target."""
+        for target in self._bound:
+            self.route(dict(context), copy.deepcopy(event), target)
+        return event
