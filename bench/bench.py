@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import CountSink, enrich, keep, make_lines, parse, plain_loop  # noqa: E402
+import pumpcore_executors
+from workload import CountSink, enrich, keep, make_lines, parse, plain_loop
 
-import pumpcore_executors  # noqa: E402
-from pumpcore import Pipeline  # noqa: E402
-from pumpcore.common import IteratorSource  # noqa: E402
+from pumpcore import Pipeline
+from pumpcore.common import IteratorSource
 
 
 def best_of(repeat: int, fn: Callable[[], int]) -> tuple[float, int]:
@@ -39,9 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=1_000_000, help="events per run")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument(
-        "--executors", default="sync", help="comma-separated executors to measure"
-    )
+    parser.add_argument("--executors", default="sync", help="comma-separated executors to measure")
     args = parser.parse_args()
     lines = make_lines(args.n)
 
@@ -59,7 +57,9 @@ def main() -> None:
             pipeline = Pipeline("bench")
             pipeline.build(IteratorSource(lines), parse, enrich, keep, sink)
             report = pumpcore_executors.run(
-                pipeline, executor=name, batch_size=1024  # type: ignore[arg-type]
+                pipeline,
+                executor=name,  # type: ignore[arg-type]
+                batch_size=1024,
             )
             assert report.statistics["bench"].event_in == args.n
             return sink.count

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ._config import Configurable
 
 if TYPE_CHECKING:
-    from ._pipeline import Pipeline
+    from ._pipeline import Pipeline as PipelineT
 
 Context = dict[str, Any]
 """One dict per event, carried beside it through the pipeline (BSPump's ``context``)."""
@@ -30,11 +30,11 @@ Emitted = Iterable[tuple[Context, Any]]
 class Component(Configurable):
     """Something that lives in a pipeline: has an id, a config and, once attached, a pipeline."""
 
-    Pipeline: Pipeline | None
+    Pipeline: PipelineT | None
 
     def __init__(
         self,
-        pipeline: Pipeline | None = None,
+        pipeline: PipelineT | None = None,
         id: str | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> None:
@@ -43,8 +43,8 @@ class Component(Configurable):
         if pipeline is not None:
             self.attach(pipeline)
 
-    def attach(self, pipeline: Pipeline) -> None:
-        """Join ``pipeline``: resolve config again with its ``[pipeline:PID:ComponentID]`` section."""
+    def attach(self, pipeline: PipelineT) -> None:
+        """Join ``pipeline``; resolve config again with its ``[pipeline:PID:ComponentID]``."""
         self.Pipeline = pipeline
         self.reconfigure(pipeline.component_section(self.Id))
 

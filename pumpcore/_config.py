@@ -65,8 +65,10 @@ class Settings:
         return Settings(out)
 
 
+# Settings is frozen and never mutated after construction, so one shared default is safe.
 _current: contextvars.ContextVar[Settings] = contextvars.ContextVar(
-    "pumpcore_settings", default=Settings()
+    "pumpcore_settings",
+    default=Settings(),  # noqa: B039
 )
 
 
@@ -111,9 +113,7 @@ def _convert(owner: str, key: str, value: object, default: object) -> object:
             return str(value)
     except ValueError:
         pass
-    raise ConfigError(
-        f"{owner}: config key {key!r} expects {kind.__name__}, got {value!r}"
-    )
+    raise ConfigError(f"{owner}: config key {key!r} expects {kind.__name__}, got {value!r}")
 
 
 class Configurable:

@@ -427,11 +427,11 @@ class Pipeline(Configurable):
                 return
             event = result
         last = self._ids[-1] if self._ids else self.Id
-        exc = IncompletePipelineError(
+        incomplete = IncompletePipelineError(
             f"Incomplete pipeline {self.Id!r}: event {event!r} is not consumed by a Sink "
             f"(the last component is {last!r})"
         )
-        self._fail(len(steps) - 1 if steps else -1, exc, context, event)
+        self._fail(len(steps) - 1 if steps else -1, incomplete, context, event)
 
     # ---------------------------------------------------------------- errors
 
@@ -445,7 +445,7 @@ class Pipeline(Configurable):
             return True
         if policy == "hard":
             return False
-        return bool(policy(exception, context, event))  # type: ignore[operator]
+        return bool(policy(exception, context, event))
 
     def _fail(self, index: int, exc: Exception, context: Context, event: Any) -> None:
         component_id = self._ids[index] if 0 <= index < len(self._ids) else self.Id

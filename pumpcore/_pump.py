@@ -74,12 +74,14 @@ class Pump:
             for source in pipeline.iter_sources():
                 if source.Id.endswith(suffix):
                     return source
-            for pid_, step in zip(pipeline.processor_ids(), pipeline.iter_processors(), strict=True):
+            for pid_, step in zip(
+                pipeline.processor_ids(), pipeline.iter_processors(), strict=True
+            ):
                 if pid_.endswith(suffix) and isinstance(step, Component):
                     return step
             return None
         found = pipeline.locate_source(cid)
         if found is not None:
             return found
-        step = pipeline.locate_processor(cid)
-        return step if isinstance(step, Component) else None
+        located = pipeline.locate_processor(cid)
+        return located if isinstance(located, Component) else None

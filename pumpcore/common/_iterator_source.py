@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .._component import Source
 
 if TYPE_CHECKING:
-    from .._pipeline import Pipeline
+    from .._pipeline import Pipeline as PipelineT
 
 
 class IteratorSource(Source):
@@ -30,7 +30,7 @@ class IteratorSource(Source):
     def __init__(
         self,
         iterator: Iterable[Any],
-        pipeline: Pipeline | None = None,
+        pipeline: PipelineT | None = None,
         id: str | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> None:

@@ -21,7 +21,7 @@ from .._component import Context, Processor, Sink, Source
 from .._errors import ConfigError, QueueFullError
 
 if TYPE_CHECKING:
-    from .._pipeline import Pipeline
+    from .._pipeline import Pipeline as PipelineT
 
 
 class InternalSource(Source):
@@ -51,7 +51,7 @@ class InternalSource(Source):
 
     def __init__(
         self,
-        pipeline: Pipeline | None = None,
+        pipeline: PipelineT | None = None,
         id: str | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> None:
@@ -74,7 +74,7 @@ class InternalSource(Source):
                 f"exceeds queue_max_size {self._max!r}"
             )
 
-    def attach(self, pipeline: Pipeline) -> None:
+    def attach(self, pipeline: PipelineT) -> None:
         """Join the pipeline and take its config section into account."""
         super().attach(pipeline)
         self._limits()
@@ -156,7 +156,7 @@ class DirectSource(Source):
 class RouterMixIn:
     """Finds target sources by address and links their pipelines so throttling flows back."""
 
-    Pipeline: Pipeline | None
+    Pipeline: PipelineT | None
     Id: str
 
     def _router_init(self) -> None:

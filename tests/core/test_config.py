@@ -1,0 +1,93 @@
+"""Configuration: defaults through the hierarchy, INI sections, config=, and clear errors."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+
+from pumpcore import ConfigError, Pipeline, Processor, Settings, use_settings
+from pumpcore.common import ListSink
+
+
+class Base(Processor):
+    ConfigDefaults: ClassVar[dict[str, Any]] = {"size": 10, "name": "base", "ratio": 0.5}
+
+
+class Child(Base):
+    ConfigDefaults: ClassVar[dict[str, Any]] = {"name": "child", "enabled": False}
+
+
+INI = """
+[pipeline:P]
+sample_every = 50
+
+[pipeline:P:Child]
+size = 20
+enabled = yes
+"""
+
+
+def test_defaults_merge_along_the_class_hierarchy() -> None:
+    assert Child().Config == {"size": 10, "name": "child", "ratio": 0.5, "enabled": False}
+
+
+def test_ini_sections_then_config_dict_override_defaults() -> None:
+    settings = Settings.from_ini(INI)
+    p = Pipeline("P", settings=settings)
+    child = Child(p, config={"ratio": "0.25"})
+    assert p.Config["sample_every"] == 50
+    assert child.Config == {"size": 20, "name": "child", "ratio": 0.25, "enabled": True}
+
+
+def test_sections_apply_when_a_component_joins_at_build_time() -> None:
+    with use_settings(Settings.from_ini(INI)):
+        p = Pipeline("P")
+    child = Child()
+    assert child.Config["size"] == 10
+    p.build([], child, ListSink())
+    assert child.Config["size"] == 20
+
+
+def test_unknown_key_names_component_key_and_value() -> None:
+    with pytest.raises(ConfigError) as info:
+        Child(id="c1", config={"sise": 3})
+    message = str(info.value)
+    assert "Child 'c1'" in message
+    assert "'sise'" in message
+    assert "3" in message
+    assert "size" in message  # the known keys are listed
+
+
+def test_wrong_type_names_component_key_and_value() -> None:
+    with pytest.raises(
+        ConfigError, match=r"Child 'Child': config key 'size' expects int, got 'ten'"
+    ):
+        Child(config={"size": "ten"})
+    with pytest.raises(ConfigError, match="expects bool"):
+        Child(config={"enabled": "maybe"})
+
+
+def test_bad_ini_value_raises_at_build_time() -> None:
+    p = Pipeline("P", settings=Settings.from_ini("[pipeline:P:Child]\nsize = huge\n"))
+    with pytest.raises(ConfigError, match=r"'size'.*'huge'"):
+        p.build([], Child(), ListSink())
+
+
+def test_invalid_ini_text_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="invalid configuration file"):
+        Settings.from_ini("no section header\n")
+
+
+def test_settings_merge_and_from_mapping() -> None:
+    a = Settings.from_mapping({"pipeline:P": {"x": 1}})
+    b = Settings.from_mapping({"pipeline:P": {"y": True}, "lookup:L": {"path": "/tmp/l.json"}})
+    merged = a.merged(b)
+    assert merged.section("pipeline:P") == {"x": "1", "y": "True"}
+    assert merged.section("lookup:L") == {"path": "/tmp/l.json"}
+    assert merged.section("absent") == {}
+
+
+def test_error_policy_is_validated() -> None:
+    with pytest.raises(ConfigError, match="error_policy"):
+        Pipeline("P", error_policy="lenient")  # type: ignore[arg-type]
