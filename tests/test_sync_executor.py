@@ -114,3 +114,21 @@ def test_unknown_executor_is_named() -> None:
     p.build(IteratorSource([]), ListSink())
     with pytest.raises(ConfigError, match="'fibers'"):
         pumpcore_executors.run(p, executor="fibers")  # type: ignore[arg-type]
+
+
+def test_failures_are_logged_with_component_event_and_exception(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def parse(context: dict[str, Any], event: str) -> int:
+        return int(event)
+
+    p = Pipeline("P", error_policy="soft")
+    p.build(IteratorSource(["1", "x"] + ["y"] * 20), parse, ListSink())
+    with caplog.at_level("WARNING", logger="pumpcore.failures"):
+        report = pumpcore_executors.run(p)
+    assert report.statistics["P"].warning == 21
+    messages = [r.getMessage() for r in caplog.records]
+    assert "P.parse dropped an event" in messages[0] and "'x'" in messages[0]
+    assert "invalid literal" in messages[0]
+    assert len(messages) == 11  # ten failures, then a note that the rest are only counted
+    assert "counted in its statistics" in messages[-1]

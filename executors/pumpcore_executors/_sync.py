@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pumpcore import Clock, Pipeline, TriggerSource
 from pumpcore._driver import Driver, is_async_cycle
 
+from ._failures import FailureLog
 from ._report import RunReport, finish
 
 log = logging.getLogger("pumpcore.executors")
@@ -42,6 +43,14 @@ def run_sync(
             )
     for pipeline in driver.pipelines:
         pipeline.set_timer(time.perf_counter)
+    failures = FailureLog(driver.pipelines)
+    try:
+        return _loop(driver, clock, stop_after)
+    finally:
+        failures.detach()
+
+
+def _loop(driver: Driver, clock: Clock, stop_after: float | None) -> RunReport:
     start = clock.time()
     deadline = None if stop_after is None else start + stop_after
     driver.start(start)

@@ -126,11 +126,12 @@ def event_streams(
         if out_of_order and draw(st.integers(0, 4)) == 0:
             t = max(0.0, t - draw(st.floats(0, max_lateness, allow_nan=False)))
         bad = malformed and draw(st.integers(0, 9)) == 0
-        payload: Any
+        payload: Any = {"source": source, "seq": next_seq[source], "time": t}
         if bad:
-            payload = draw(json_bytes(malformed=True).filter(_not_json))
-        else:
-            payload = {"source": source, "seq": next_seq[source], "time": t}
+            # A proper prefix of a JSON object is never valid JSON; a stray byte is not UTF-8.
+            encoded = orjson.dumps(payload)
+            cut = draw(st.integers(0, len(encoded) - 1))
+            payload = draw(st.sampled_from([encoded[:cut], b"\xff" + encoded[1:]]))
         items.append(StreamItem(source, next_seq[source], t, payload, malformed=bad))
         next_seq[source] += 1
     return items
