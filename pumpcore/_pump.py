@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from ._component import Component, Source
 from ._errors import ConfigError
 from ._pipeline import Pipeline
+from .lookup._mapping import Lookup
 
 
 class Pump:
@@ -25,6 +26,7 @@ class Pump:
 
     def __init__(self, pipelines: Iterable[Pipeline] = ()) -> None:
         self._pipelines: dict[str, Pipeline] = {}
+        self._lookups: dict[str, Lookup] = {}
         for pipeline in pipelines:
             self.add_pipeline(pipeline)
 
@@ -52,6 +54,32 @@ class Pump:
         removed = self._pipelines.pop(pid, None)
         if removed is not None:
             removed.Pump = None
+
+    def add_lookup(self, lookup: Lookup) -> Lookup:
+        """Register a lookup so processors can find it with ``locate_lookup``."""
+        current = self._lookups.get(lookup.Id)
+        if current is not None and current is not lookup:
+            raise ConfigError(f"Pump: two lookups with id {lookup.Id!r}")
+        self._lookups[lookup.Id] = lookup
+        return lookup
+
+    def add_lookups(self, *lookups: Lookup) -> None:
+        """Register several lookups."""
+        for lookup in lookups:
+            self.add_lookup(lookup)
+
+    def locate_lookup(self, lookup_id: str) -> Lookup:
+        """The lookup with this id. Raises KeyError naming the known ids when absent."""
+        try:
+            return self._lookups[lookup_id]
+        except KeyError:
+            known = ", ".join(sorted(self._lookups)) or "none"
+            raise KeyError(f"Pump: no lookup {lookup_id!r} (known: {known})") from None
+
+    @property
+    def lookups(self) -> tuple[Lookup, ...]:
+        """Every registered lookup."""
+        return tuple(self._lookups.values())
 
     def __iter__(self) -> Iterator[Pipeline]:
         return iter(list(self._pipelines.values()))

@@ -13,6 +13,7 @@ PUBLIC_PACKAGES = [
     "pumpcore",
     "pumpcore.common",
     "pumpcore.trigger",
+    "pumpcore.lookup",
     "pumpcore.testing",
     "pumpcore_executors",
 ]

@@ -1,0 +1,11 @@
+"""Lookups: key → value tables that processors consult, filled and refreshed by providers."""
+
+from ._mapping import Lookup as Lookup
+from ._mapping import LookupProvider as LookupProvider
+from ._mapping import MappingLookup as MappingLookup
+
+__all__ = (
+    "Lookup",
+    "LookupProvider",
+    "MappingLookup",
+)
