@@ -29,9 +29,12 @@ def test_load_replaces_the_table_and_none_means_unchanged() -> None:
     lookup = MappingLookup("L", provider=Versions({"a": 1}, None, {"b": 2}))
     seen: list[int] = []
     lookup.add_update_listener(lambda lk: seen.append(lk.version))
-    assert lookup.load() and dict(lookup) == {"a": 1}
-    assert not lookup.load() and dict(lookup) == {"a": 1}
-    assert lookup.load() and dict(lookup) == {"b": 2}
+    assert lookup.load()
+    assert dict(lookup) == {"a": 1}
+    assert not lookup.load()
+    assert dict(lookup) == {"a": 1}
+    assert lookup.load()
+    assert dict(lookup) == {"b": 2}
     assert seen == [1, 2]
 
 
@@ -58,7 +61,8 @@ def test_deserialize_refuses_non_objects() -> None:
 
 class Enrich(Processor):
     def process(self, context: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
-        assert self.Pipeline is not None and self.Pipeline.Pump is not None
+        assert self.Pipeline is not None
+        assert self.Pipeline.Pump is not None
         countries = self.Pipeline.Pump.locate_lookup("Countries")
         assert isinstance(countries, MappingLookup)
         event["country"] = countries.get(event["cc"], "unknown")
@@ -74,7 +78,7 @@ def test_processors_find_lookups_through_their_pump() -> None:
     p.build([], Enrich(), ListSink())
     outputs = run_pipeline(p, [{"cc": "cz"}, {"cc": "xx"}]).outputs
     assert [e["country"] for e in outputs] == ["Czechia", "unknown"]
-    with pytest.raises(KeyError, match="no lookup 'Nope' .known: Countries"):
+    with pytest.raises(KeyError, match=r"no lookup .Nope. \(known: Countries"):
         pump.locate_lookup("Nope")
 
 
