@@ -6,7 +6,6 @@ import io
 from pathlib import Path
 
 import orjson
-
 from pumpcore_executors._cli import main
 from pumpcore_executors._demo import run_demo
 
@@ -29,10 +28,12 @@ def test_demo_accounts_for_every_line(tmp_path: Path) -> None:
     assert numbers["malformed lines"] > 0  # the sample has truncated lines on purpose
     assert numbers["minute windows"] == len(windows)
     starts = [w["window_start"] for w in windows]
-    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    assert starts == sorted(starts)
+    assert len(set(starts)) == len(starts)
 
 
 def test_cli_demo_writes_where_asked(tmp_path: Path) -> None:
     target = tmp_path / "sub" / "w.jsonl"
     assert main(["demo", "--output", str(target)]) == 0
-    assert target.exists() and target.stat().st_size > 0
+    assert target.exists()
+    assert target.stat().st_size > 0

@@ -26,6 +26,7 @@ def violations(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     found = []
     for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -34,13 +35,13 @@ def violations(path: Path) -> list[str]:
             names = []
         for name in names:
             if name.split(".")[0] in FORBIDDEN_MODULES:
-                found.append(f"{path.name}:{getattr(node, 'lineno', 0)} imports {name}")
+                found.append(f"{path.name}:{line} imports {name}")
         if isinstance(node, ast.Call):
             func = node.func
             if isinstance(func, ast.Name) and func.id in FORBIDDEN_CALLS:
-                found.append(f"{path.name}:{getattr(node, 'lineno', 0)} calls {func.id}()")
+                found.append(f"{path.name}:{line} calls {func.id}()")
             if isinstance(func, ast.Attribute) and func.attr in CLOCK_READS:
-                found.append(f"{path.name}:{getattr(node, 'lineno', 0)} reads the clock with .{func.attr}()")
+                found.append(f"{path.name}:{line} reads the clock with .{func.attr}()")
     return found
 
 

@@ -23,7 +23,7 @@ from pumpcore import Context, Generator, Pipeline, Sink
 from ._run import ExecutorName, run
 
 LINE = re.compile(
-    r'(?P<ip>\S+) \S+ \S+ \[(?P<day>\d\d)/(?P<mon>\w{3})/(?P<year>\d{4}):(?P<hms>[\d:]{8}) '
+    r"(?P<ip>\S+) \S+ \S+ \[(?P<day>\d\d)/(?P<mon>\w{3})/(?P<year>\d{4}):(?P<hms>[\d:]{8}) "
     r'[+-]\d{4}\] "(?P<method>[A-Z]+) (?P<path>\S+) [^"]*" (?P<status>\d{3}) (?P<size>\d+) '
     r'"[^"]*" "(?P<agent>[^"]*)" (?P<ms>\d+)$'
 )

@@ -6,7 +6,6 @@ from typing import Any
 
 import orjson
 from hypothesis import given
-from hypothesis import strategies as st
 
 from pumpcore.testing import strategies as pst
 
