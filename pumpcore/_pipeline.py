@@ -27,6 +27,7 @@ from ._errors import ConfigError, IncompletePipelineError, PipelineStoppedError
 from ._statistics import PipelineStatistics, ProcessorTiming
 
 if TYPE_CHECKING:
+    from ._link import ExecutorLink
     from ._pump import Pump
 
 Step = Processor | Callable[[Context, Any], Any]
@@ -131,6 +132,8 @@ class Pipeline(Configurable):
         self._failure_listeners: list[Callable[[Failure], None]] = []
         self._stopped = False
         self.Pump: Pump | None = None
+        # Set by the executor driving this pipeline, None otherwise (see pumpcore/_link.py).
+        self.Executor: ExecutorLink | None = None
         self._compile()
 
     # ---------------------------------------------------------------- structure
@@ -243,8 +246,7 @@ class Pipeline(Configurable):
         index = self._index_of(processor_id)
         return None if index is None else self._steps_src[index]
 
-    @property
-    def sink(self) -> Sink | None:
+    def locate_sink(self) -> Sink | None:
         """The sink at the end, None while the pipeline has none."""
         last = self._steps_src[-1] if self._steps_src else None
         return last if isinstance(last, Sink) else None
@@ -633,7 +635,11 @@ class Pipeline(Configurable):
     # ---------------------------------------------------------------- statistics
 
     def statistics(self) -> PipelineStatistics:
-        """A frozen snapshot of the counters and sampled timings."""
+        """A frozen snapshot of the counters and sampled timings.
+
+        Safe to call from another thread (a status line): the timings dict is copied in one step.
+        """
+        timings = dict(self._timings)
         return PipelineStatistics(
             pipeline_id=self.Id,
             event_in=self._n_in,
@@ -645,7 +651,7 @@ class Pipeline(Configurable):
             event_absorbed=self._n_abs,
             dead_letter=self._n_dead,
             source_error=self._n_src_err,
-            timings={k: ProcessorTiming(int(v[0]), v[1]) for k, v in self._timings.items()},
+            timings={k: ProcessorTiming(int(v[0]), v[1]) for k, v in timings.items()},
         )
 
     def __repr__(self) -> str:

@@ -1,31 +1,76 @@
-"""The ``pumpcore`` command."""
+"""The ``pumpcore`` command: ``pumpcore run my_pump.py [-c pump.conf] [--executor trio]`` and
+``pumpcore demo``."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pumpcore import ConfigError
+
 from ._run import EXECUTORS
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``pumpcore`` command."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pumpcore", description="Run pumpcore pumps.")
     commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the pipelines a Python file defines")
+    run.add_argument("pump_file", type=Path, help="a .py file defining pipelines")
+    run.add_argument(
+        "-c", "--config", type=Path, action="append", default=[],
+        help="an INI config file ([pipeline:ID], [pipeline:ID:ComponentID], …); repeatable",
+    )  # fmt: skip
+    run.add_argument("--executor", choices=EXECUTORS, default="sync")
+    run.add_argument("--stop-after", type=float, default=None, metavar="SECONDS")
+    run.add_argument(
+        "--status", choices=("auto", "always", "never"), default="auto",
+        help="live status line on stderr (auto: when stderr is a terminal)",
+    )  # fmt: skip
     demo = commands.add_parser("demo", help="run a demo pump on bundled web-access logs")
     demo.add_argument(
         "-o", "--output", type=Path, default=Path("demo-output/windows.jsonl"),
         help="where the per-minute windows are written (default: %(default)s)",
     )  # fmt: skip
     demo.add_argument("--executor", choices=EXECUTORS, default="sync")
-    args = parser.parse_args(argv)
-    if args.command == "demo":
+    return parser
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    from ._load import load_pump, load_settings
+    from ._run import run
+    from ._status import StatusLine
+
+    settings = load_settings(args.config)
+    pipelines = load_pump(args.pump_file, settings)
+    show = args.status == "always" or (args.status == "auto" and sys.stderr.isatty())
+    status = StatusLine(pipelines, sys.stderr) if show else contextlib.nullcontext()
+    with status:
+        report = run(*pipelines, executor=args.executor, stop_after=args.stop_after)
+    for pid, stats in report.statistics.items():
+        counters = ", ".join(f"{k} {v:,}" for k, v in stats.as_dict().items() if v)
+        print(f"{pid}: {counters or 'no events'}", file=sys.stderr)
+    for pid, error in report.errors.items():
+        print(f"{pid} stopped by an error: {error}", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pumpcore`` command."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        if args.command == "run":
+            return _run_command(args)
         from ._demo import run_demo
 
         return run_demo(args.output, args.executor, out=sys.stdout)
-    return 2  # pragma: no cover - argparse rejects unknown commands
+    except ConfigError as exc:
+        print(f"pumpcore: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def finish(driver: Driver, now: float) -> RunReport:
     """Stop the pipelines (flushing aggregates downstream), flush sinks, and report."""
     driver.stop(now)
     for pipeline in driver.pipelines:
-        sink = pipeline.sink
+        sink = pipeline.locate_sink()
         if sink is not None:
             sink.flush()
     errors = {

@@ -160,7 +160,7 @@ def test_structure_api() -> None:
         p.remove_processor("nope")
     assert [type(s).__name__ for s in p.iter_sources()] == ["IteratorSource"]
     assert p.locate_source("P.IteratorSource") is p.locate_source("IteratorSource")
-    assert p.sink is sink
+    assert p.locate_sink() is sink
     assert run_pipeline(p, ["2"]).outputs == [4]
 
 
@@ -190,7 +190,7 @@ def test_pipeline_can_be_subclassed_and_built_in_init() -> None:
     source = p.locate_source("IteratorSource")
     assert source is not None
     assert source.pump(10) == 1
-    sink = p.sink
+    sink = p.locate_sink()
     assert isinstance(sink, ListSink)
     assert sink.Events == [{"usd": 1.0, "jpy": 113.7}]
 
