@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -116,6 +117,17 @@ def test_periodic_early_fire_consumes_the_due_point() -> None:
     assert trigger.missed == 0
 
 
+def test_periodic_one_ulp_before_a_grid_point() -> None:
+    # (now - start) / interval rounds up to 8823 here although now is just below grid point 8823.
+    trigger = PeriodicTrigger(0.3)
+    trigger.start(0.0)
+    now = math.nextafter(8823 * 0.3, -math.inf)
+    assert math.floor(now / 0.3) == 8823
+    trigger.fire(now)
+    assert trigger.next_fire_at() == 8823 * 0.3
+    assert trigger.missed == 8822  # this firing took grid point 0; points 1 to 8822 went by
+
+
 def test_periodic_does_not_drift() -> None:
     trigger = PeriodicTrigger(0.1)
     trigger.start(0.0)
@@ -177,13 +189,11 @@ def test_periodic_late_or_early_next_is_first_grid_point_after_now(
     interval = interval_quarters / 4
     trigger = PeriodicTrigger(interval)
     trigger.start(0.0)
-    firings = 0
-    for delay in delays:
+    for firings, delay in enumerate(delays, start=1):
         due = trigger.next_fire_at()
         assert due is not None
         now = due + delay / 4
         trigger.fire(now)
-        firings += 1
         nxt = trigger.next_fire_at()
         assert nxt is not None
         assert nxt > now
@@ -192,6 +202,38 @@ def test_periodic_late_or_early_next_is_first_grid_point_after_now(
         assert (nxt / interval).is_integer()
         # Every grid point before the next one was either fired on or counted as missed.
         assert firings + trigger.missed == nxt / interval
+
+
+@given(
+    interval=st.floats(1e-3, 1e4),
+    start=st.floats(0, 2e9),
+    steps=st.lists(
+        st.tuples(st.sampled_from(["delay", "on_grid", "just_before_grid"]), st.floats(-1, 50)),
+        max_size=30,
+    ),
+)
+def test_periodic_next_is_exactly_the_first_grid_point_after_now(
+    interval: float, start: float, steps: list[tuple[str, float]]
+) -> None:
+    # Any floats: the executor fires late, early, exactly on a later grid point or one ulp before
+    # it, where dividing by the interval rounds the wrong way.
+    trigger = PeriodicTrigger(interval)
+    trigger.start(start)
+    for firings, (kind, amount) in enumerate(steps, start=1):
+        due = trigger.next_fire_at()
+        assert due is not None
+        later = firings - 1 + trigger.missed + max(0, int(amount))
+        if kind == "delay":
+            now = due + amount * interval
+        elif kind == "on_grid":
+            now = start + later * interval
+        else:
+            now = math.nextafter(start + later * interval, -math.inf)
+        trigger.fire(now)
+        index = firings + trigger.missed
+        assert trigger.next_fire_at() == start + index * interval
+        assert start + index * interval > now
+        assert start + (index - 1) * interval <= max(now, due)
 
 
 # -- OpportunisticTrigger -------------------------------------------------------------------
@@ -452,4 +494,3 @@ def test_pubsub_trigger_one_firing_per_burst(script: list[str]) -> None:
     assert trigger.received == published
     # Every message either caused a firing, is still pending, or was merged into another.
     assert trigger.coalesced + fired + (1 if pending else 0) == published
-
