@@ -16,6 +16,10 @@ PUBLIC_PACKAGES = [
     "pumpcore.lookup",
     "pumpcore.testing",
     "pumpcore_executors",
+    "pumpcore_files",
+    "pumpcore_ftp",
+    "pumpcore_http",
+    "pumpcore_stdio",
 ]
 
 

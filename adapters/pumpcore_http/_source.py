@@ -1,0 +1,153 @@
+"""HTTPClientSource: polls a URL on each trigger and emits the response body."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pumpcore import ConfigError, Context, TriggerSource
+
+from ._client import (
+    HTTPClientStatistics,
+    RetryingClient,
+    accepts,
+    new_session,
+    parse_codes,
+    parse_str_mapping,
+    positive,
+)
+
+if TYPE_CHECKING:
+    import requests
+
+    from pumpcore import Pipeline
+
+
+class HTTPClientSource(TriggerSource):
+    """Sends one request per trigger firing and emits the response body as ``bytes``
+    (BSPump's ``HTTPClientSource``).
+
+    The event's context holds the request and response metadata: ``url`` (the final URL, after
+    redirects), ``method``, ``status``, ``response_headers`` (a dict) and ``attempts``.
+
+    Failed attempts are retried (see ``pumpcore_http``'s retry rules); when the last one fails,
+    ``cycle`` raises ``HTTPClientError``, which the executor reports through the pipeline's error
+    policy (counted as ``source_error``; the soft policy polls again on the next firing). A body
+    that is not what the next processor expects (invalid JSON) is that processor's error.
+
+    Args:
+        headers: request headers (BSPump's argument), laid over the ``headers`` config key.
+
+    Config:
+        url: the URL to poll. Required.
+        method: the HTTP method.
+        headers: request headers: a dict, or a JSON object in a config file.
+        params: query parameters: a dict, or a JSON object in a config file.
+        response_code: the accepted status codes, e.g. ``"200"`` or ``"200, 204"``.
+        retries: how many times a failed attempt is retried within one cycle.
+        fail_chilldown: seconds to wait before each retry.
+        timeout: seconds to wait for the connection and for each read of the response.
+
+    Example:
+        >>> from pumpcore.trigger import PeriodicTrigger
+        >>> source = HTTPClientSource(
+        ...     config={"url": "http://127.0.0.1:8080/price", "headers": '{"X-Key": "k"}'}
+        ... ).on(PeriodicTrigger(5))
+        >>> source.Headers
+        {'X-Key': 'k'}
+    """
+
+    ConfigDefaults: ClassVar[Mapping[str, Any]] = {
+        "url": "",
+        "method": "GET",
+        "headers": None,
+        "params": None,
+        "response_code": "200",
+        "retries": 2,
+        "fail_chilldown": 1.0,
+        "timeout": 30.0,
+    }
+
+    def __init__(
+        self,
+        pipeline: Pipeline | None = None,
+        id: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self._headers_arg = dict(headers or {})
+        super().__init__(pipeline, id, config)
+        self._client = RetryingClient(type(self).__name__)
+        self._apply_config()
+
+    def reconfigure(self, *sections: Mapping[str, str]) -> None:
+        """Resolve the configuration again (on joining a pipeline) and check it."""
+        super().reconfigure(*sections)
+        self._apply_config()
+
+    def _apply_config(self) -> None:
+        config = self.Config
+        owner = f"{type(self).__name__} {self.Id!r}"
+        #: The URL polled.
+        self.URL = str(config["url"])
+        #: The HTTP method, upper case.
+        self.Method = str(config["method"]).upper()
+        if not self.Method.isalpha():
+            raise ConfigError(
+                f"{owner}: config key 'method' is not an HTTP method: {self.Method!r}"
+            )
+        #: Request headers: the config's, then the constructor's.
+        self.Headers = {
+            **parse_str_mapping(owner, "headers", config["headers"]),
+            **self._headers_arg,
+        }
+        #: Query parameters.
+        self.Params = parse_str_mapping(owner, "params", config["params"])
+        #: Accepted status codes (empty: any 2xx).
+        self.ResponseCodes = parse_codes(owner, "response_code", config["response_code"])
+        self._retries = int(positive(owner, "retries", config["retries"], allow_zero=True))
+        self._chilldown = positive(
+            owner, "fail_chilldown", config["fail_chilldown"], allow_zero=True
+        )
+        self._timeout = positive(owner, "timeout", config["timeout"], allow_zero=False)
+        if self.Pipeline is not None and not self.URL:
+            raise ConfigError(f"{owner}: config key 'url' is empty; give the URL to poll")
+
+    def statistics(self) -> HTTPClientStatistics:
+        """Requests sent, failed attempts and given-up cycles so far."""
+        return self._client.statistics()
+
+    def cycle(self, *args: Any) -> None:
+        """Send the request (with retries) and hand the response to ``read``.
+
+        Raises:
+            HTTPClientError: no attempt got an accepted response.
+        """
+        with new_session() as session:
+            response, attempts = self._client.send(
+                session,
+                self.Method,
+                self.URL,
+                accept=accepts(self.ResponseCodes),
+                retries=self._retries,
+                chilldown=self._chilldown,
+                timeout=self._timeout,
+                headers=self.Headers or None,
+                params=self.Params or None,
+            )
+        context: Context = {
+            "url": response.url,
+            "method": self.Method,
+            "status": response.status_code,
+            "response_headers": dict(response.headers),
+            "attempts": attempts,
+        }
+        self.read(response, context)
+
+    def read(self, response: requests.Response, context: Context) -> None:
+        """Emit the response (BSPump's hook): the body as ``bytes`` by default.
+
+        Override it to emit text, JSON or one event per line of the response.
+        """
+        self.process(response.content, context)

@@ -1,0 +1,23 @@
+"""Standard streams: print events or contexts to a text stream, read lines from standard input.
+
+BSPump kept its print components in ``bspump.common``; they live here because they do I/O, which
+the pure core does not.
+"""
+
+from ._print import PPrintContextProcessor as PPrintContextProcessor
+from ._print import PPrintProcessor as PPrintProcessor
+from ._print import PPrintSink as PPrintSink
+from ._print import PrintContextProcessor as PrintContextProcessor
+from ._print import PrintProcessor as PrintProcessor
+from ._print import PrintSink as PrintSink
+from ._stdin import StdinLineSource as StdinLineSource
+
+__all__ = (
+    "PPrintContextProcessor",
+    "PPrintProcessor",
+    "PPrintSink",
+    "PrintContextProcessor",
+    "PrintProcessor",
+    "PrintSink",
+    "StdinLineSource",
+)
