@@ -22,6 +22,12 @@ from ._errors import PipelineStoppedError as PipelineStoppedError
 from ._errors import ProcessingError as ProcessingError
 from ._errors import PumpError as PumpError
 from ._errors import QueueFullError as QueueFullError
+from ._io_source import AsyncSink as AsyncSink
+from ._io_source import AsyncSource as AsyncSource
+from ._io_source import BlockingSink as BlockingSink
+from ._io_source import BlockingSource as BlockingSource
+from ._io_source import IOSource as IOSource
+from ._io_source import Received as Received
 from ._pipeline import ErrorPolicy as ErrorPolicy
 from ._pipeline import Failure as Failure
 from ._pipeline import Pipeline as Pipeline
@@ -32,6 +38,10 @@ from ._statistics import ProcessorTiming as ProcessorTiming
 from ._trigger_source import TriggerSource as TriggerSource
 
 __all__ = (
+    "AsyncSink",
+    "AsyncSource",
+    "BlockingSink",
+    "BlockingSource",
     "Clock",
     "Component",
     "ConfigError",
@@ -40,6 +50,7 @@ __all__ = (
     "ErrorPolicy",
     "Failure",
     "Generator",
+    "IOSource",
     "IncompletePipelineError",
     "Pipeline",
     "PipelineStatistics",
@@ -51,6 +62,7 @@ __all__ = (
     "Pump",
     "PumpError",
     "QueueFullError",
+    "Received",
     "Settings",
     "Sink",
     "Source",

@@ -82,6 +82,11 @@ class Processor(Component):
         aggregate), to be passed on before the sinks are flushed."""
         return ()
 
+    def holds_events(self) -> bool:
+        """True while this component keeps events it took but has not passed on (a partial
+        aggregate). Executors acknowledge sources' positions only when no component holds any."""
+        return False
+
 
 class Generator(Processor):
     """One event in, any number out. Override ``generate``.
@@ -130,7 +135,11 @@ class Source(Component):
         pipeline = self.Pipeline
         if pipeline is None:
             raise RuntimeError(f"source {self.Id!r} is not part of a pipeline")
-        pipeline.process(event, context)
+        link = pipeline.Executor
+        if link is None:
+            pipeline.process(event, context)
+        else:
+            link.process(pipeline, event, context)  # serialized with the executor's processing
 
     def exhausted(self) -> bool:
         """True when the source will never produce another event (finite sources only)."""

@@ -1,7 +1,8 @@
 """Driver: the scheduling decisions every executor shares, as a pure state machine.
 
-An executor is a thin loop around it: ask what is due, do it (pump a source, run a trigger
-source's ``cycle``, tick a pipeline), ask when to wake, wait, repeat; stop when ``finished``.
+An executor is a thin loop around it: ``step(now)`` (tick pipelines, pump a round, fire due
+triggers, say which reads to start), do the I/O it was told to (run cycles, reads, commits),
+ask ``next_wake()``, wait, repeat; end when ``finished()``; then ``request_stop`` and ``stop``.
 Keeping these decisions here is what makes every executor produce the same outputs.
 
 Rules:
@@ -10,20 +11,62 @@ Rules:
 2. Pumping is round-robin over pipelines in the order given, sources in pipeline order, at most
    ``batch_size`` events per source per round: a busy source cannot starve the others.
 3. The run is finished when every active source is done (finite sources exhausted, triggers
-   finished) or blocked by a hard error, and no queue between pipelines holds an event.
+   finished and not cycling, no read in progress) or blocked by a hard error, and no queue between
+   pipelines holds an event.
+4. A trigger whose cycles are still running (``fire`` returned them, ``cycle_done`` not yet
+   called) does not fire again: a source's cycles never overlap, so its order is kept.
+5. After ``request_stop`` nothing new enters: only passive sources (queues between pipelines) are
+   pumped, no trigger fires, no read starts. ``stop`` then stops the pipelines feeders first,
+   draining the queues between them, so what an aggregator flushes still reaches a sink.
+6. Commits (``pumpcore/_io_source.py``): positions are committed only at a quiescent moment (no
+   queue holds an event, no component ``holds_events()``); a hard event failure since the last
+   commit poisons every IO source.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
 
 from ._component import Source
 from ._errors import ConfigError
+from ._io_source import IOSource
 from ._pipeline import Pipeline
 from ._pump import Pump
 from ._trigger_source import TriggerSource
 from .trigger._base import Trigger
+
+
+@attrs.frozen
+class Work:
+    """What one ``Driver.step`` asks of the executor.
+
+    Attributes:
+        taken: events the round took from sources.
+        cycles: triggers fired, each with the sources whose ``cycle`` the executor must run (in
+            order), after which it calls ``Driver.cycle_done(trigger, now)``.
+        reads: IO sources to read from (``begin_read`` was called; the executor calls ``read``
+            with the returned size and hands the result to ``feed`` or ``read_failed``).
+    """
+
+    taken: int
+    cycles: tuple[tuple[Trigger, tuple[TriggerSource, ...]], ...] = ()
+    reads: tuple[IOSource, ...] = ()
+
+    @property
+    def progressed(self) -> bool:
+        """True when the step did anything (the executor then steps again at once)."""
+        return bool(self.taken or self.cycles or self.reads)
+
+
+@attrs.frozen
+class Commit:
+    """Positions to acknowledge, per source, each in read order (rule 6)."""
+
+    acks: tuple[tuple[IOSource, tuple[Any, ...]], ...]
 
 
 class Driver:
@@ -32,12 +75,16 @@ class Driver:
     Args:
         pipelines: the pipelines to drive; they are put in one ``Pump`` if they have none.
         batch_size: the most events one ``pump`` call may take from a source.
+        commit_every: commit once this many positions are processed (sooner when idle).
     """
 
-    def __init__(self, pipelines: Iterable[Pipeline] | Pump, batch_size: int = 256) -> None:
+    def __init__(
+        self, pipelines: Iterable[Pipeline] | Pump, batch_size: int = 256, commit_every: int = 1000
+    ) -> None:
         if batch_size < 1:
             raise ConfigError(f"Driver: batch_size must be >= 1, got {batch_size!r}")
         self.batch_size = batch_size
+        self.commit_every = commit_every
         listed = list(pipelines)
         if not listed:
             raise ConfigError("Driver: no pipelines to run")
@@ -49,6 +96,8 @@ class Driver:
         self.pump = pump
         self.pipelines: tuple[Pipeline, ...] = tuple(listed)
         self._pull: list[Source] = []
+        self._passive: list[Source] = []
+        self._io: list[IOSource] = []
         self._triggers: dict[Trigger, list[TriggerSource]] = {}
         for pipeline in self.pipelines:
             for source in pipeline.iter_sources():
@@ -62,7 +111,15 @@ class Driver:
                         self._triggers.setdefault(trigger, []).append(source)
                 else:
                     self._pull.append(source)
+                    if source.passive:
+                        self._passive.append(source)
+                    if isinstance(source, IOSource):
+                        self._io.append(source)
+        self._busy: set[Trigger] = set()
         self._started = False
+        self.stopping = False
+        self._hard_errors_seen = 0
+        self._uncommitted = 0
 
     def start(self, now: float) -> None:
         """Start every trigger's schedule and every pipeline's time at ``now``."""
@@ -77,27 +134,64 @@ class Driver:
         """Every trigger, each once."""
         return tuple(self._triggers)
 
+    @property
+    def io_sources(self) -> Sequence[IOSource]:
+        """The sources that read through the executor."""
+        return tuple(self._io)
+
     def sources_of(self, trigger: Trigger) -> Sequence[TriggerSource]:
         """The trigger sources a trigger runs."""
         return tuple(self._triggers.get(trigger, ()))
 
+    # ---------------------------------------------------------------- one step
+
+    def step(self, now: float) -> Work:
+        """Tick, pump a round, fire due triggers and choose reads: everything due at ``now``."""
+        self.tick(now)
+        taken = self.pump_round()
+        if self.stopping:
+            return Work(taken)
+        cycles = []
+        for trigger in self.due_triggers(now):
+            trigger.fire(now)
+            self._busy.add(trigger)
+            cycles.append((trigger, tuple(s for s in self._triggers[trigger] if _ready(s))))
+        reads = tuple(s for s in self._io if _ready(s) and s.wants_read(now))
+        for source in reads:
+            source.begin_read()
+        return Work(taken, tuple(cycles), reads)
+
+    def cycle_done(self, trigger: Trigger, now: float) -> None:
+        """The cycles a firing started are over (rule 4)."""
+        self._busy.discard(trigger)
+        trigger.cycle_done(now)
+
     def pumpable(self) -> list[Source]:
-        """Sources with events ready whose pipeline is ready (rule 1)."""
-        return [s for s in self._pull if s.has_pending() and _ready(s)]
+        """Sources with events ready whose pipeline is ready (rules 1 and 5)."""
+        sources = self._passive if self.stopping else self._pull
+        return [s for s in sources if s.has_pending() and _ready(s)]
 
     def pump_round(self) -> int:
         """Pump every pumpable source once (rule 2); return how many events were taken."""
         taken = 0
         for source in self.pumpable():
             taken += source.pump(self.batch_size)
+        self._uncommitted += taken
         return taken
 
     def due_triggers(self, now: float) -> list[Trigger]:
-        """Triggers due at ``now`` with at least one source whose pipeline is ready."""
-        due = []
+        """Triggers due at ``now``, not cycling, with a source whose pipeline is ready."""
+        due: list[Trigger] = []
+        if self.stopping:
+            return due
         for trigger, sources in self._triggers.items():
             at = trigger.next_fire_at()
-            if at is not None and at <= now and any(_ready(s) for s in sources):
+            if (
+                at is not None
+                and at <= now
+                and trigger not in self._busy
+                and any(_ready(s) for s in sources)
+            ):
                 due.append(trigger)
         return due
 
@@ -111,16 +205,17 @@ class Driver:
     def next_wake(self) -> float | None:
         """The earliest moment something is scheduled; None when nothing is."""
         wakes: list[float] = []
-        for trigger, sources in self._triggers.items():
-            at = trigger.next_fire_at()
-            if at is not None and any(_ready(s) for s in sources):
-                wakes.append(at)
+        if not self.stopping:
+            for trigger, sources in self._triggers.items():
+                at = trigger.next_fire_at()
+                if at is not None and trigger not in self._busy and any(_ready(s) for s in sources):
+                    wakes.append(at)
+            for source in self._pull:
+                at = source.next_awake()
+                if at is not None:
+                    wakes.append(at)
         for pipeline in self.pipelines:
             at = pipeline.next_awake()
-            if at is not None:
-                wakes.append(at)
-        for source in self._pull:
-            at = source.next_awake()
             if at is not None:
                 wakes.append(at)
         return min(wakes) if wakes else None
@@ -133,15 +228,92 @@ class Driver:
             if not source.passive and not source.exhausted() and not _blocked(source):
                 return False
         for trigger, sources in self._triggers.items():
+            if trigger in self._busy:
+                return False
             if not trigger.finished() and not all(_blocked(s) for s in sources):
                 return False
         return True
 
-    def stop(self, now: float) -> None:
-        """Stop every pipeline (in order), flushing what components hold."""
+    def drained(self) -> bool:
+        """True when no queue between pipelines holds an event it could still deliver."""
+        return not any(s.has_pending() and not _blocked(s) for s in self._passive)
+
+    # ---------------------------------------------------------------- commits
+
+    def commit_due(self, idle: bool) -> bool:
+        """True when positions wait and this is a quiescent moment to commit them (rule 6)."""
+        if not self._io or self._uncommitted == 0:
+            return False
+        if not idle and self._uncommitted < self.commit_every:
+            return False
+        return self.quiescent()
+
+    def quiescent(self) -> bool:
+        """No queue holds an event and no component holds one (an open aggregate)."""
+        if not self.drained():
+            return False
         for pipeline in self.pipelines:
+            for step in pipeline.iter_processors():
+                holds = getattr(step, "holds_events", None)
+                if holds is not None and holds():
+                    return False
+        return True
+
+    def take_commit(self) -> Commit:
+        """The positions processed since the last commit; the executor flushes every sink, then
+        acknowledges them (or calls ``commit_failed`` when a flush raised)."""
+        self._uncommitted = 0
+        errors = sum(p.statistics().error for p in self.pipelines)
+        if errors != self._hard_errors_seen:
+            self._hard_errors_seen = errors
+            self.poison()
+        acks = []
+        for source in self._io:
+            positions = source.take_processed()
+            if positions and not source.poisoned:
+                acks.append((source, tuple(positions)))
+        return Commit(tuple(acks))
+
+    def poison(self) -> None:
+        """A write failed or an event failed hard: acknowledge nothing more in this run."""
+        for source in self._io:
+            source.poisoned = True
+
+    # ---------------------------------------------------------------- stopping
+
+    def request_stop(self) -> None:
+        """Take no new input from now on; only queues between pipelines are drained (rule 5)."""
+        self.stopping = True
+
+    def stop_order(self) -> list[Pipeline]:
+        """The pipelines, feeders before the pipelines they route into (given order otherwise)."""
+        remaining = list(self.pipelines)
+        order: list[Pipeline] = []
+        while remaining:
+            for pipeline in remaining:
+                # _ancestors: the pipelines that route into this one (linked by routers).
+                if all(a in order or a not in remaining for a in pipeline._ancestors):
+                    break
+            else:
+                pipeline = remaining[0]  # a routing cycle: fall back to the given order
+            remaining.remove(pipeline)
+            order.append(pipeline)
+        return order
+
+    def drain(self) -> None:
+        """Pump the queues between pipelines until they are empty or can go no further."""
+        self.stopping = True
+        while self.pump_round():
+            pass
+
+    def stop(self, now: float) -> None:
+        """Stop every pipeline, feeders first, draining queues so flushed aggregates arrive."""
+        self.request_stop()
+        self.drain()
+        for pipeline in self.stop_order():
             if not pipeline.is_stopped():
                 pipeline.stop(now)
+                self.drain()
 
 
 def _ready(source: Source) -> bool:

@@ -23,6 +23,16 @@ class RunReport:
     errors: Mapping[str, str]
 
 
+def report_of(driver: Driver) -> RunReport:
+    """The report of the driver's pipelines as they are now."""
+    errors = {
+        p.Id: f"{p.last_error.component_id}: {p.last_error.exception!r}"
+        for p in driver.pipelines
+        if p.last_error is not None
+    }
+    return RunReport({p.Id: p.statistics() for p in driver.pipelines}, errors)
+
+
 def finish(driver: Driver, now: float) -> RunReport:
     """Stop the pipelines (flushing aggregates downstream), flush sinks, and report."""
     driver.stop(now)
@@ -30,9 +40,4 @@ def finish(driver: Driver, now: float) -> RunReport:
         sink = pipeline.locate_sink()
         if sink is not None:
             sink.flush()
-    errors = {
-        p.Id: f"{p.last_error.component_id}: {p.last_error.exception!r}"
-        for p in driver.pipelines
-        if p.last_error is not None
-    }
-    return RunReport({p.Id: p.statistics() for p in driver.pipelines}, errors)
+    return report_of(driver)

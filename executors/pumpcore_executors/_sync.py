@@ -1,18 +1,31 @@
-"""The synchronous executor: the driver's loop in the calling thread, nothing else."""
+"""The synchronous executor: the driver's loop in the calling thread, nothing else.
+
+Everything, blocking reads and flushes included, runs inline; so it cannot bound a blocking call
+by ``stop_timeout`` (the threads and async executors can), and it cannot run ``async`` cycles,
+sources or sinks (a TypeError names them).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from pumpcore import Clock, Pipeline, TriggerSource
-from pumpcore._driver import Driver, is_async_cycle
+from pumpcore._driver import Driver
+from pumpcore._io_source import BlockingSource
 
+from ._blocking import BlockingIO, check_blocking, report_cycle_failure
 from ._failures import FailureLog
-from ._report import RunReport, finish
+from ._report import RunReport
+from ._signals import stop_signals
 
 log = logging.getLogger("pumpcore.executors")
+
+# While signal handlers are installed, a real sleep is cut in slices this long so that a stop
+# request is seen promptly (a signal handler that only sets a flag does not end time.sleep).
+_SLICE = 0.1
 
 
 def run_cycle(source: TriggerSource) -> None:
@@ -20,11 +33,11 @@ def run_cycle(source: TriggerSource) -> None:
     try:
         source.cycle()
     except Exception as exc:
-        assert source.Pipeline is not None
-        soft = source.Pipeline.report_source_failure(source.Id, exc)
-        log.warning(
-            "cycle of %s failed (%s): %r", source.locate_address(), "soft" if soft else "hard", exc
-        )
+        report_cycle_failure(source, exc)
+
+
+def _direct(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
 
 
 def run_sync(
@@ -33,41 +46,59 @@ def run_sync(
     clock: Clock,
     stop_after: float | None,
     batch_size: int,
+    handle_signals: bool = False,
 ) -> RunReport:
     """Drive ``pipelines`` until they finish or ``stop_after`` seconds of ``clock`` pass."""
     driver = Driver(pipelines, batch_size=batch_size)
-    for source in (s for t in driver.triggers for s in driver.sources_of(t)):
-        if is_async_cycle(source):
-            raise TypeError(
-                f"{source.locate_address()}: cycle() is async; use executor='asyncio' or 'trio'"
-            )
+    check_blocking(driver, "sync")
     for pipeline in driver.pipelines:
         pipeline.set_timer(time.perf_counter)
     failures = FailureLog(driver.pipelines)
+    io = BlockingIO(driver, _direct)
+    stop = [False]
+
+    def request_stop() -> None:
+        stop[0] = True
+
     try:
-        return _loop(driver, clock, stop_after)
+        with stop_signals(request_stop, handle_signals) as polling:
+            io.open()
+            try:
+                _loop(driver, io, clock, stop_after, stop, polling)
+            finally:
+                report = io.shutdown(clock.time())
+        return report
     finally:
         failures.detach()
 
 
-def _loop(driver: Driver, clock: Clock, stop_after: float | None) -> RunReport:
+def _loop(
+    driver: Driver,
+    io: BlockingIO,
+    clock: Clock,
+    stop_after: float | None,
+    stop: list[bool],
+    polling: bool,
+) -> None:
     start = clock.time()
     deadline = None if stop_after is None else start + stop_after
     driver.start(start)
-    while True:
+    while not stop[0]:
         now = clock.time()
         if deadline is not None and now >= deadline:
             break
-        driver.tick(now)
-        progressed = driver.pump_round() > 0
-        for trigger in driver.due_triggers(now):
-            trigger.fire(now)
-            for source in driver.sources_of(trigger):
+        work = driver.step(now)
+        for trigger, sources in work.cycles:
+            for source in sources:
                 if source.Pipeline is not None and source.Pipeline.is_ready():
                     run_cycle(source)
-            trigger.cycle_done(clock.time())
-            progressed = True
-        if progressed:
+            driver.cycle_done(trigger, clock.time())
+        for io_source in work.reads:
+            assert isinstance(io_source, BlockingSource)
+            io.read(io_source, clock.time)
+        if driver.commit_due(idle=not work.progressed):
+            io.commit()
+        if work.progressed:
             continue
         if driver.finished():
             break
@@ -78,5 +109,6 @@ def _loop(driver: Driver, clock: Clock, stop_after: float | None) -> RunReport:
             wake = deadline
         elif deadline is not None:
             wake = min(wake, deadline)
+        if polling and not clock.is_virtual:
+            wake = min(wake, clock.time() + _SLICE)
         clock.sleep_until(wake)
-    return finish(driver, clock.time())

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._component import Context, Processor, Sink, Source
-from .._errors import ConfigError, QueueFullError
+from .._errors import ConfigError, PipelineStoppedError, QueueFullError
+from .._link import not_served_error
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline as PipelineT
@@ -112,6 +113,40 @@ class InternalSource(Source):
         self._queue.append((ctx, copy.deepcopy(event) if copy_event else event))
         if not self._throttling and len(self._queue) >= self._threshold:
             self._set_backpressure(True)
+        link = self.Pipeline.Executor if self.Pipeline is not None else None
+        if link is not None:
+            link.notify()  # an idle executor must look at the queue again
+
+    async def put_async(
+        self,
+        context: Context | None,
+        event: Any,
+        copy_context: bool = False,
+        copy_event: bool = False,
+    ) -> None:
+        """Queue an event, first waiting while the queue is at its backpressure threshold or the
+        pipeline is not ready (throttled, or stopped by a hard error until ``recover()``).
+
+        Needs an async executor serving the pipeline (``pumpcore_executors.serving``); the wait
+        goes through the link it installs, so the core stays free of any event loop.
+
+        Raises:
+            RuntimeError: no async executor serves the pipeline.
+            PipelineStoppedError: the pipeline stopped (or stops while waiting).
+        """
+        pipeline = self.Pipeline
+        if pipeline is None:
+            raise RuntimeError(f"source {self.Id!r} is not part of a pipeline")
+        while True:
+            link = pipeline.Executor
+            if link is None:
+                raise not_served_error(f"{self.locate_address()}.put_async", pipeline.Id)
+            if pipeline.is_stopped():
+                raise PipelineStoppedError(f"pipeline {pipeline.Id!r} is stopped")
+            if pipeline.is_ready() and not self._throttling and not self.is_full():
+                break
+            await link.changed()
+        self.put(context, event, copy_context, copy_event)
 
     def _set_backpressure(self, enable: bool) -> None:
         self._throttling = enable

@@ -1,0 +1,511 @@
+"""The async executor, written on anyio: the same code runs under asyncio and under trio.
+
+One task (``_AsyncRunner.drive``) owns every pipeline: it steps the ``Driver`` and does what it
+is told. Everything that may block runs in a worker thread (``anyio.to_thread.run_sync``):
+blocking ``cycle``s, ``BlockingSource`` reads and acknowledgements, ``BlockingSink`` flushes;
+``async def`` cycles, ``AsyncSource`` and ``AsyncSink`` methods run as tasks on the loop.
+
+The core is not thread-safe, so every call into it happens on the loop thread: an event a
+blocking cycle sends from its worker thread (``self.process(event)``) travels to the loop with
+``anyio.from_thread.run`` and waits there while its pipeline is throttled — backpressure for
+blocking sources. While sinks are being flushed (a commit), nothing else reaches a sink: the
+driver task awaits the flush instead of pumping, and events that async cycles or application
+code send meanwhile are deferred until the flush is over.
+
+Time: on a real clock the driver sleeps until ``Driver.next_wake()`` or until something wakes
+it (a put, a readiness change, a finished cycle). On a virtual clock it never sleeps: once every
+other task is blocked and no cycle or read is running, it jumps the clock to the next wake.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+import anyio.to_thread
+from anyio.abc import TaskGroup
+
+from pumpcore import (
+    Clock,
+    Context,
+    Pipeline,
+    PipelineStatistics,
+    PipelineStoppedError,
+    Pump,
+    TriggerSource,
+)
+from pumpcore._driver import Commit, Driver, is_async_cycle
+from pumpcore._io_source import AsyncSink, AsyncSource, BlockingSink, BlockingSource, flush_is_noop
+from pumpcore.trigger import Trigger
+
+from ._blocking import report_cycle_failure, report_read_failure, sinks_of
+from ._clock import SystemClock
+from ._failures import FailureLog
+from ._report import RunReport, report_of
+from ._signals import stop_signals
+from ._watchdog import LoopWatchdog
+
+log = logging.getLogger("pumpcore.executors")
+
+# How often the driver looks at a stop flag set by a signal handler while it waits: a handler
+# may not touch the loop, so it only sets the flag.
+_SIGNAL_POLL = 0.1
+
+
+class _AsyncRunner:
+    def __init__(
+        self,
+        pipelines: Sequence[Pipeline],
+        *,
+        clock: Clock,
+        stop_after: float | None,
+        stop_timeout: float,
+        batch_size: int,
+        serving: bool,
+        poll_signals: bool = False,
+    ) -> None:
+        self.driver = Driver(pipelines, batch_size=batch_size)
+        self.clock = clock
+        self.stop_after = stop_after
+        self.stop_timeout = stop_timeout
+        self.serving = serving
+        self.poll_signals = poll_signals
+        self.stop_requested = False
+        self.report: RunReport | None = None
+        self._kicked = False
+        self._wakeup: anyio.Event | None = None
+        self._changed: anyio.Event | None = None
+        self._in_flight = 0
+        self._flushing = False
+        self._deferred: deque[tuple[Pipeline, Any, Context | None]] = deque()
+        self._loop_thread = 0
+        self._workers: TaskGroup | None = None
+        self._opened: list[Any] = []
+        self.started = anyio.Event()
+        self.done = anyio.Event()
+
+    # ------------------------------------------------------------ the ExecutorLink protocol
+
+    def notify(self) -> None:
+        """Wake the driver task (called on the loop thread)."""
+        self._kicked = True
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def changed(self) -> Awaitable[None]:
+        """Completes at the next change: events taken, readiness, stop."""
+        if self._changed is None:
+            self._changed = anyio.Event()
+        return self._changed.wait()
+
+    def process(self, pipeline: Pipeline, event: Any, context: Context | None) -> None:
+        """Process on the loop thread; from a worker thread, travel there and wait for it."""
+        if threading.get_ident() == self._loop_thread:
+            if self._flushing:
+                self._deferred.append((pipeline, event, context))
+            else:
+                pipeline.process(event, context)
+            self.notify()
+            return
+        anyio.from_thread.run(self._process_from_worker, pipeline, event, context)
+
+    async def _process_from_worker(
+        self, pipeline: Pipeline, event: Any, context: Context | None
+    ) -> None:
+        while self._flushing or not (
+            pipeline.is_ready() or pipeline.is_error() or pipeline.is_stopped()
+        ):
+            await self.changed()  # a stopped pipeline ends the wait: process() then raises
+        pipeline.process(event, context)
+        self.notify()
+
+    def _signal_change(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    def _on_ready(self, ready: bool) -> None:
+        self.notify()
+        self._signal_change()
+
+    def request_stop(self) -> None:
+        """Stop taking input; the driver task then runs the stop sequence."""
+        self.stop_requested = True
+        if threading.get_ident() == self._loop_thread:
+            self.notify()
+
+    # ------------------------------------------------------------ the driver task
+
+    async def drive(self) -> None:
+        """Open, run until finished or stopped, run the stop sequence; always shuts down."""
+        self._loop_thread = threading.get_ident()
+        for pipeline in self.driver.pipelines:
+            pipeline.set_timer(time.perf_counter)
+            pipeline.Executor = self
+            pipeline.add_ready_listener(self._on_ready)
+        failures = FailureLog(self.driver.pipelines)
+        try:
+            async with anyio.create_task_group() as workers:
+                self._workers = workers
+                try:
+                    await self._open()
+                    self.started.set()
+                    await self._loop()
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await self._wait_in_flight()
+                    workers.cancel_scope.cancel()  # what is still running is abandoned
+        finally:
+            with anyio.CancelScope(shield=True):
+                try:
+                    self.report = await self._shutdown()
+                finally:
+                    failures.detach()
+                    for pipeline in self.driver.pipelines:
+                        pipeline.remove_ready_listener(self._on_ready)
+                        pipeline.Executor = None
+                    self._signal_change()
+                    self.done.set()
+
+    async def _open(self) -> None:
+        for _, sink in sinks_of(self.driver):
+            if isinstance(sink, AsyncSink):
+                await sink.aopen()
+                self._opened.append(sink)
+            elif isinstance(sink, BlockingSink):
+                await anyio.to_thread.run_sync(sink.open)
+                self._opened.append(sink)
+        for source in self.driver.io_sources:
+            if isinstance(source, AsyncSource):
+                await source.open()
+            else:
+                assert isinstance(source, BlockingSource)
+                await anyio.to_thread.run_sync(source.open)
+            self._opened.append(source)
+
+    async def _loop(self) -> None:
+        driver, clock = self.driver, self.clock
+        start = clock.time()
+        deadline = None if self.stop_after is None else start + self.stop_after
+        driver.start(start)
+        while not self.stop_requested:
+            now = clock.time()
+            if deadline is not None and now >= deadline:
+                return
+            self._kicked = False
+            work = driver.step(now)
+            for trigger, sources in work.cycles:
+                self._spawn(self._run_cycles, trigger, sources)
+            for source in work.reads:
+                self._spawn(self._read, source)
+            if work.taken:
+                self._signal_change()
+            if driver.commit_due(idle=not work.progressed):
+                await self._commit(driver.take_commit())
+            if work.progressed or self._deferred:
+                self._run_deferred()
+                await anyio.lowlevel.checkpoint()
+                continue
+            if not self.serving and self._in_flight == 0 and driver.finished():
+                return
+            await self._idle(deadline)
+
+    async def _idle(self, deadline: float | None) -> None:
+        if self._kicked:
+            return
+        wake = self.driver.next_wake()
+        if deadline is not None:
+            wake = deadline if wake is None else min(wake, deadline)
+        clock = self.clock
+        if clock.is_virtual and self._in_flight == 0 and wake is not None:
+            await anyio.wait_all_tasks_blocked()  # let every other task run first
+            if not self._kicked and not self.stop_requested:
+                clock.sleep_until(wake)  # jump, never really sleep
+            return
+        timeout = math.inf
+        if wake is not None and not clock.is_virtual:
+            timeout = max(0.0, wake - clock.time())
+        if self.poll_signals:
+            timeout = min(timeout, _SIGNAL_POLL)
+        self._wakeup = anyio.Event()
+        with anyio.move_on_after(timeout):
+            await self._wakeup.wait()
+        self._wakeup = None
+
+    def _spawn(self, fn: Any, *args: Any) -> None:
+        assert self._workers is not None
+        self._in_flight += 1
+        self._workers.start_soon(fn, *args)
+
+    def _finished_one(self) -> None:
+        self._in_flight -= 1
+        self.notify()
+        self._signal_change()
+
+    async def _run_cycles(self, trigger: Trigger, sources: Sequence[TriggerSource]) -> None:
+        try:
+            for source in sources:
+                try:
+                    if is_async_cycle(source):
+                        await source.cycle()
+                    else:
+                        await anyio.to_thread.run_sync(source.cycle, abandon_on_cancel=True)
+                except Exception as exc:
+                    report_cycle_failure(source, exc)
+        finally:
+            self.driver.cycle_done(trigger, self.clock.time())
+            self._finished_one()
+
+    async def _read(self, source: BlockingSource | AsyncSource) -> None:
+        try:
+            if isinstance(source, AsyncSource):
+                items = await source.read(source.read_size)
+            else:
+                items = await anyio.to_thread.run_sync(
+                    source.read, source.read_size, abandon_on_cancel=True
+                )
+        except Exception as exc:
+            report_read_failure(source, exc)
+            source.read_failed(self.clock.time())
+        else:
+            source.feed(items, self.clock.time())
+        finally:
+            self._finished_one()
+
+    def _run_deferred(self) -> None:
+        while self._deferred and not self._flushing:
+            pipeline, event, context = self._deferred.popleft()
+            try:
+                pipeline.process(event, context)
+            except PipelineStoppedError as exc:
+                log.warning("an event sent during a flush was refused: %r", exc)
+
+    # ------------------------------------------------------------ commits
+
+    async def _flush(self) -> bool:
+        ok = True
+        self._flushing = True
+        try:
+            for pipeline, sink in sinks_of(self.driver):
+                if flush_is_noop(sink):
+                    continue
+                try:
+                    if isinstance(sink, AsyncSink):
+                        await sink.aflush()
+                    else:
+                        await anyio.to_thread.run_sync(sink.flush, abandon_on_cancel=True)
+                except Exception as exc:
+                    ok = False
+                    pipeline.report_source_failure(sink.Id, exc)
+                    log.error("flush of %s.%s failed: %r", pipeline.Id, sink.Id, exc)
+        finally:
+            self._flushing = False
+            self._signal_change()
+        if not ok:
+            self.driver.poison()
+        return ok
+
+    async def _commit(self, commit: Commit) -> None:
+        if not await self._flush():
+            return
+        for source, positions in commit.acks:
+            try:
+                if isinstance(source, AsyncSource):
+                    await source.acknowledge(positions)
+                else:
+                    assert isinstance(source, BlockingSource)
+                    await anyio.to_thread.run_sync(
+                        source.acknowledge, positions, abandon_on_cancel=True
+                    )
+            except Exception as exc:
+                report_read_failure(source, exc)
+
+    # ------------------------------------------------------------ stopping
+
+    async def _wait_in_flight(self) -> None:
+        """No new input; let running cycles and reads end (draining queues) within the budget."""
+        self.driver.request_stop()
+        self._stop_at = anyio.current_time() + self.stop_timeout
+        self._signal_change()
+        with anyio.move_on_after(self.stop_timeout):
+            while self._in_flight:
+                self._kicked = False
+                self._run_deferred()
+                if self.driver.pump_round():
+                    self._signal_change()
+                    await anyio.lowlevel.checkpoint()
+                    continue
+                self._wakeup = anyio.Event()
+                with anyio.move_on_after(0.05):
+                    await self._wakeup.wait()
+                self._wakeup = None
+        if self._in_flight:
+            log.warning(
+                "stop_timeout: %d cycles or reads still running, abandoned", self._in_flight
+            )
+
+    async def _shutdown(self) -> RunReport:
+        """Drain, stop pipelines (aggregates flushed), flush sinks, acknowledge, close — bounded
+        by what is left of ``stop_timeout``; then close sources."""
+        driver = self.driver
+        stop_at = getattr(self, "_stop_at", anyio.current_time() + self.stop_timeout)
+        self._run_deferred()
+        driver.stop(self.clock.time())
+        self._signal_change()
+        with anyio.move_on_after(max(0.0, stop_at - anyio.current_time())) as scope:
+            commit = driver.take_commit()
+            await self._commit(commit)
+        if scope.cancelled_caught:
+            log.error("stop_timeout: sinks not flushed in time; positions not acknowledged")
+        with anyio.move_on_after(max(1.0, stop_at - anyio.current_time())):
+            for item in reversed(self._opened):
+                try:
+                    if isinstance(item, AsyncSink | AsyncSource):
+                        await item.aclose()
+                    else:
+                        await anyio.to_thread.run_sync(item.close, abandon_on_cancel=True)
+                except Exception as exc:
+                    log.error("close of %r failed: %r", item, exc)
+        return report_of(driver)
+
+
+class ServingPump:
+    """What ``serving()`` yields: the pipelines being served, their statistics, and ``stop()``."""
+
+    def __init__(self, runner: _AsyncRunner) -> None:
+        self._runner = runner
+
+    @property
+    def pipelines(self) -> tuple[Pipeline, ...]:
+        """The pipelines being served."""
+        return self._runner.driver.pipelines
+
+    def statistics(self) -> dict[str, PipelineStatistics]:
+        """Each pipeline's counters now, by id."""
+        return {p.Id: p.statistics() for p in self.pipelines}
+
+    def stop(self) -> None:
+        """Start the stop sequence now (leaving the ``async with`` block waits for its end)."""
+        self._runner.request_stop()
+
+    async def wait_stopped(self) -> RunReport:
+        """Wait until the stop sequence ended; return the report."""
+        await self._runner.done.wait()
+        assert self._runner.report is not None
+        return self._runner.report
+
+    @property
+    def report(self) -> RunReport | None:
+        """The final report, once stopped."""
+        return self._runner.report
+
+
+def _flatten(pipelines: Sequence[Pipeline | Pump]) -> list[Pipeline]:
+    flat: list[Pipeline] = []
+    for item in pipelines:
+        flat.extend(item if isinstance(item, Pump) else [item])
+    return flat
+
+
+def run_async(
+    pipelines: Sequence[Pipeline],
+    *,
+    backend: str,
+    clock: Clock,
+    stop_after: float | None,
+    stop_timeout: float,
+    batch_size: int,
+    handle_signals: bool,
+    blocking_threshold: float | None = None,
+) -> RunReport:
+    """Run ``pipelines`` on a new anyio event loop of ``backend`` ("asyncio" or "trio")."""
+    runner = _AsyncRunner(
+        pipelines,
+        clock=clock,
+        stop_after=stop_after,
+        stop_timeout=stop_timeout,
+        batch_size=batch_size,
+        serving=False,
+    )
+    watchdog = LoopWatchdog(blocking_threshold) if blocking_threshold is not None else None
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            if watchdog is not None:
+                await tg.start(watchdog.heartbeat)
+            await runner.drive()
+            tg.cancel_scope.cancel()
+
+    with stop_signals(runner.request_stop, handle_signals) as installed:
+        runner.poll_signals = installed
+        anyio.run(main, backend=backend)
+    if watchdog is not None:
+        watchdog.check()
+    assert runner.report is not None
+    return runner.report
+
+
+@asynccontextmanager
+async def serving(
+    *pipelines: Pipeline | Pump,
+    clock: Clock | None = None,
+    batch_size: int = 256,
+    stop_timeout: float = 10.0,
+    blocking_threshold: float | None = None,
+) -> AsyncIterator[ServingPump]:
+    """Serve pipelines inside the host application's own event loop (asyncio or trio).
+
+    No signal handler is installed and nothing else of the process is taken over. While inside
+    the block the pipelines run: sources are pumped, triggers fire, application code feeds
+    ``InternalSource``s with ``put`` or ``await put_async(context, event)`` (which waits while
+    the pipeline is throttled). Leaving the block — normally, by an exception or by cancellation —
+    stops intake, drains what is in flight, flushes aggregates and sinks and closes them, within
+    ``stop_timeout`` seconds; then sources are closed.
+
+    Args:
+        pipelines: pipelines, or a ``Pump`` holding them.
+        clock: where schedules take time from (default: the system clock); with
+            ``pumpcore.testing.VirtualClock`` time jumps whenever every task is blocked.
+        batch_size: the most events taken from one source at a time.
+        stop_timeout: the bound on the stop sequence, in seconds.
+        blocking_threshold: when set, a watchdog raises ``LoopBlockedError`` on leaving the
+            block if the loop was ever blocked longer than this (a debugging aid for tests).
+
+    Example::
+
+        async with pumpcore_executors.serving(pipeline) as pump:
+            await source.put_async({}, {"user": "x"})
+        print(pump.report)
+    """
+    runner = _AsyncRunner(
+        _flatten(pipelines),
+        clock=clock or SystemClock(),
+        stop_after=None,
+        stop_timeout=stop_timeout,
+        batch_size=batch_size,
+        serving=True,
+    )
+    watchdog = LoopWatchdog(blocking_threshold) if blocking_threshold is not None else None
+    async with anyio.create_task_group() as tg:
+        if watchdog is not None:
+            await tg.start(watchdog.heartbeat)
+        tg.start_soon(runner.drive)
+        await runner.started.wait()
+        try:
+            yield ServingPump(runner)
+        finally:
+            runner.request_stop()
+            with anyio.CancelScope(shield=True):
+                await runner.done.wait()
+            tg.cancel_scope.cancel()
+    if watchdog is not None:
+        watchdog.check()

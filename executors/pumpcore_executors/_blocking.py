@@ -1,0 +1,157 @@
+"""The I/O steps of the blocking executors (sync and threads): open, commit, shut down.
+
+Both call adapters' blocking methods through ``call(fn, *args)``: the sync executor calls them
+inline, the threads executor in its pool with the time left before ``stop_timeout``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pumpcore import Pipeline, Sink, TriggerSource
+from pumpcore._driver import Commit, Driver, is_async_cycle
+from pumpcore._io_source import (
+    AsyncSink,
+    AsyncSource,
+    BlockingSink,
+    BlockingSource,
+    IOSource,
+    flush_is_noop,
+)
+
+from ._report import RunReport, report_of
+
+log = logging.getLogger("pumpcore.executors")
+T = TypeVar("T")
+Call = Callable[..., Any]
+
+
+def check_blocking(driver: Driver, executor: str) -> None:
+    """Raise TypeError naming the first component that needs an async executor."""
+    hint = "use executor='asyncio' or 'trio' (or pumpcore_executors.serving)"
+    for trigger in driver.triggers:
+        for source in driver.sources_of(trigger):
+            if is_async_cycle(source):
+                raise TypeError(
+                    f"{source.locate_address()}: cycle() is async; the {executor} executor "
+                    f"cannot run it; {hint}"
+                )
+    for io_source in driver.io_sources:
+        if isinstance(io_source, AsyncSource):
+            raise TypeError(
+                f"{io_source.locate_address()}: an AsyncSource needs an async executor; {hint}"
+            )
+    for pipeline, sink in sinks_of(driver):
+        if isinstance(sink, AsyncSink):
+            raise TypeError(
+                f"{pipeline.Id}.{sink.Id}: an AsyncSink needs an async executor; {hint}"
+            )
+
+
+def sinks_of(driver: Driver) -> list[tuple[Pipeline, Sink]]:
+    """Every pipeline's sink, with its pipeline."""
+    return [(p, s) for p in driver.pipelines if (s := p.locate_sink()) is not None]
+
+
+def report_cycle_failure(source: TriggerSource, exc: Exception) -> None:
+    """A ``cycle`` raised: the pipeline's error policy decides, the log tells."""
+    assert source.Pipeline is not None
+    soft = source.Pipeline.report_source_failure(source.Id, exc)
+    log.warning(
+        "cycle of %s failed (%s): %r", source.locate_address(), "soft" if soft else "hard", exc
+    )
+
+
+class BlockingIO:
+    """Opens, commits and closes the I/O parts of a run through ``call``."""
+
+    def __init__(self, driver: Driver, call: Call) -> None:
+        self.driver = driver
+        self.call = call
+        self._opened_sources: list[BlockingSource] = []
+        self._opened_sinks: list[BlockingSink] = []
+
+    def open(self) -> None:
+        """Open the sinks, then the sources (nothing is read before every sink can write)."""
+        for _, sink in sinks_of(self.driver):
+            if isinstance(sink, BlockingSink):
+                self.call(sink.open)
+                self._opened_sinks.append(sink)
+        for source in self.driver.io_sources:
+            assert isinstance(source, BlockingSource)
+            self.call(source.open)
+            self._opened_sources.append(source)
+
+    def read(self, source: BlockingSource, now: Callable[[], float]) -> None:
+        """One read, fed back into the source (call it where blocking is allowed)."""
+        size = source.read_size
+        try:
+            items = self.call(source.read, size)
+        except Exception as exc:
+            report_read_failure(source, exc)
+            source.read_failed(now())
+        else:
+            source.feed(items, now())
+
+    def flush(self) -> bool:
+        """Flush every sink; False (and the failure reported, the run poisoned) if one raised."""
+        ok = True
+        for pipeline, sink in sinks_of(self.driver):
+            if flush_is_noop(sink):
+                continue
+            try:
+                self.call(sink.flush)
+            except Exception as exc:
+                ok = False
+                pipeline.report_source_failure(sink.Id, exc)
+                log.error("flush of %s.%s failed: %r", pipeline.Id, sink.Id, exc)
+        if not ok:
+            self.driver.poison()
+        return ok
+
+    def acknowledge(self, commit: Commit) -> None:
+        """Acknowledge the commit's positions, source by source."""
+        for source, positions in commit.acks:
+            assert isinstance(source, BlockingSource)
+            try:
+                self.call(source.acknowledge, positions)
+            except Exception as exc:
+                report_read_failure(source, exc)
+
+    def commit(self) -> None:
+        """Take a commit, flush, acknowledge when every flush succeeded."""
+        commit = self.driver.take_commit()
+        if self.flush():
+            self.acknowledge(commit)
+
+    def shutdown(self, now: float) -> RunReport:
+        """Stop the pipelines (draining, flushing aggregates), flush and close sinks, commit,
+        close sources; report."""
+        driver = self.driver
+        driver.stop(now)
+        commit = driver.take_commit()
+        try:
+            if self.flush():
+                self.acknowledge(commit)
+        finally:
+            for sink in self._opened_sinks:
+                _quietly(self.call, sink.close, f"close of sink {sink.Id}")
+            for source in self._opened_sources:
+                _quietly(self.call, source.close, f"close of {source.locate_address()}")
+        return report_of(driver)
+
+
+def report_read_failure(source: IOSource, exc: Exception) -> None:
+    """A read or an acknowledgement raised: the pipeline's error policy decides."""
+    assert source.Pipeline is not None
+    soft = source.Pipeline.report_source_failure(source.Id, exc)
+    log.warning("%s failed (%s): %r", source.locate_address(), "soft" if soft else "hard", exc)
+
+
+def _quietly(call: Call, fn: Callable[[], None], what: str) -> None:
+    try:
+        call(fn)
+    except Exception as exc:
+        log.error("%s failed: %r", what, exc)
