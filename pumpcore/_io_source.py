@@ -220,8 +220,18 @@ class AsyncSource(IOSource):
     async def acknowledge(self, positions: Sequence[Any]) -> None:
         """Commit ``positions`` (in read order)."""
 
+    async def serve(self) -> None:
+        """Work in the background from after ``open`` until the source is closed: a server
+        accepts connections here and hands what they send to ``read``. Cancelled before
+        ``aclose``. The default does nothing."""
+
     async def aclose(self) -> None:
         """Disconnect; called once, last."""
+
+
+def has_serve(source: AsyncSource) -> bool:
+    """True when the source overrides ``serve`` (it needs a background task)."""
+    return type(source).serve is not AsyncSource.serve
 
 
 class BlockingSink(Sink):

@@ -44,7 +44,14 @@ from pumpcore import (
     TriggerSource,
 )
 from pumpcore._driver import Commit, Driver, is_async_cycle
-from pumpcore._io_source import AsyncSink, AsyncSource, BlockingSink, BlockingSource, flush_is_noop
+from pumpcore._io_source import (
+    AsyncSink,
+    AsyncSource,
+    BlockingSink,
+    BlockingSource,
+    flush_is_noop,
+    has_serve,
+)
 from pumpcore.trigger import Trigger
 
 from ._blocking import report_cycle_failure, report_read_failure, sinks_of
@@ -187,10 +194,21 @@ class _AsyncRunner:
         for source in self.driver.io_sources:
             if isinstance(source, AsyncSource):
                 await source.open()
+                if has_serve(source) and self._workers is not None:
+                    self._workers.start_soon(self._serve, source)
             else:
                 assert isinstance(source, BlockingSource)
                 await anyio.to_thread.run_sync(source.open)
             self._opened.append(source)
+
+    async def _serve(self, source: AsyncSource) -> None:
+        """A server's background work; it ends with the run (cancelled with the workers)."""
+        try:
+            await source.serve()
+        except Exception as exc:
+            log.error("serve of %s failed: %r", source.locate_address(), exc, exc_info=exc)
+            if source.Pipeline is not None:
+                source.Pipeline.report_source_failure(source.Id, exc)
 
     async def _loop(self) -> None:
         driver, clock = self.driver, self.clock

@@ -1,7 +1,9 @@
 """The I/O steps of the blocking executors (sync and threads): open, commit, shut down.
 
 Both call adapters' blocking methods through ``call(fn, *args)``: the sync executor calls them
-inline, the threads executor in its pool with the time left before ``stop_timeout``.
+inline, the threads executor in its pool with the time left before ``stop_timeout``. An adapter
+written on anyio (``AsyncSource``, ``AsyncSink``) is called through an ``AsyncBridge``: its
+coroutines run on a private event loop thread while ``call``'s thread waits for them.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from pumpcore._io_source import (
     AsyncSink,
     AsyncSource,
     BlockingSink,
-    BlockingSource,
     IOSource,
     flush_is_noop,
+    has_serve,
 )
 
+from ._bridge import AsyncBridge
 from ._report import RunReport, report_of
 
 log = logging.getLogger("pumpcore.executors")
@@ -38,16 +41,6 @@ def check_blocking(driver: Driver, executor: str) -> None:
                     f"{source.locate_address()}: cycle() is async; the {executor} executor "
                     f"cannot run it; {hint}"
                 )
-    for io_source in driver.io_sources:
-        if isinstance(io_source, AsyncSource):
-            raise TypeError(
-                f"{io_source.locate_address()}: an AsyncSource needs an async executor; {hint}"
-            )
-    for pipeline, sink in sinks_of(driver):
-        if isinstance(sink, AsyncSink):
-            raise TypeError(
-                f"{pipeline.Id}.{sink.Id}: an AsyncSink needs an async executor; {hint}"
-            )
 
 
 def sinks_of(driver: Driver) -> list[tuple[Pipeline, Sink]]:
@@ -70,25 +63,40 @@ class BlockingIO:
     def __init__(self, driver: Driver, call: Call) -> None:
         self.driver = driver
         self.call = call
-        self._opened_sources: list[BlockingSource] = []
-        self._opened_sinks: list[BlockingSink] = []
+        self.bridge = AsyncBridge()
+        self._opened_sources: list[IOSource] = []
+        self._opened_sinks: list[Sink] = []
+
+    def method(self, part: IOSource | Sink, name: str) -> Call:
+        """The blocking form of an adapter's ``open``/``read``/``acknowledge``/``flush``/``close``:
+        the method itself for blocking adapters, a bridged call for anyio ones."""
+        if isinstance(part, AsyncSource | AsyncSink):
+            async_name = {"close": "aclose"}.get(name, name)
+            if isinstance(part, AsyncSink):
+                async_name = {"open": "aopen", "flush": "aflush", "close": "aclose"}[name]
+            coro_fn = getattr(part, async_name)
+            return lambda *args: self.bridge.call(coro_fn, *args)
+        fn: Call = getattr(part, name)
+        return fn
 
     def open(self) -> None:
-        """Open the sinks, then the sources (nothing is read before every sink can write)."""
+        """Open the sinks, then the sources (nothing is read before every sink can write);
+        start the background work of anyio sources that serve (servers)."""
         for _, sink in sinks_of(self.driver):
-            if isinstance(sink, BlockingSink):
-                self.call(sink.open)
+            if isinstance(sink, BlockingSink | AsyncSink):
+                self.call(self.method(sink, "open"))
                 self._opened_sinks.append(sink)
         for source in self.driver.io_sources:
-            assert isinstance(source, BlockingSource)
-            self.call(source.open)
+            self.call(self.method(source, "open"))
             self._opened_sources.append(source)
+            if isinstance(source, AsyncSource) and has_serve(source):
+                self.bridge.start(source.serve, f"serve of {source.locate_address()}")
 
-    def read(self, source: BlockingSource, now: Callable[[], float]) -> None:
+    def read(self, source: IOSource, now: Callable[[], float]) -> None:
         """One read, fed back into the source (call it where blocking is allowed)."""
         size = source.read_size
         try:
-            items = self.call(source.read, size)
+            items = self.call(self.method(source, "read"), size)
         except Exception as exc:
             report_read_failure(source, exc)
             source.read_failed(now())
@@ -102,7 +110,7 @@ class BlockingIO:
             if flush_is_noop(sink):
                 continue
             try:
-                self.call(sink.flush)
+                self.call(self.method(sink, "flush"))
             except Exception as exc:
                 ok = False
                 pipeline.report_source_failure(sink.Id, exc)
@@ -114,9 +122,8 @@ class BlockingIO:
     def acknowledge(self, commit: Commit) -> None:
         """Acknowledge the commit's positions, source by source."""
         for source, positions in commit.acks:
-            assert isinstance(source, BlockingSource)
             try:
-                self.call(source.acknowledge, positions)
+                self.call(self.method(source, "acknowledge"), positions)
             except Exception as exc:
                 report_read_failure(source, exc)
 
@@ -136,10 +143,13 @@ class BlockingIO:
             if self.flush():
                 self.acknowledge(commit)
         finally:
+            self.bridge.cancel_background()
             for sink in self._opened_sinks:
-                _quietly(self.call, sink.close, f"close of sink {sink.Id}")
+                _quietly(self.call, self.method(sink, "close"), f"close of sink {sink.Id}")
             for source in self._opened_sources:
-                _quietly(self.call, source.close, f"close of {source.locate_address()}")
+                what = f"close of {source.locate_address()}"
+                _quietly(self.call, self.method(source, "close"), what)
+            self.bridge.close()
         return report_of(driver)
 
 

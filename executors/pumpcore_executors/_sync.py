@@ -1,8 +1,8 @@
 """The synchronous executor: the driver's loop in the calling thread, nothing else.
 
 Everything, blocking reads and flushes included, runs inline; so it cannot bound a blocking call
-by ``stop_timeout`` (the threads and async executors can), and it cannot run ``async`` cycles,
-sources or sinks (a TypeError names them).
+by ``stop_timeout`` (the threads and async executors can), and it cannot run ``async`` cycles (a
+TypeError names them); anyio-based sources and sinks run through an ``AsyncBridge``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 
 from pumpcore import Clock, Pipeline, TriggerSource
 from pumpcore._driver import Driver
-from pumpcore._io_source import BlockingSource
 
 from ._blocking import BlockingIO, check_blocking, report_cycle_failure
 from ._failures import FailureLog
@@ -94,7 +93,6 @@ def _loop(
                     run_cycle(source)
             driver.cycle_done(trigger, clock.time())
         for io_source in work.reads:
-            assert isinstance(io_source, BlockingSource)
             io.read(io_source, clock.time)
         if driver.commit_due(idle=not work.progressed):
             io.commit()

@@ -27,7 +27,7 @@ from typing import Any
 
 from pumpcore import Clock, Context, Pipeline, PipelineStoppedError, TriggerSource
 from pumpcore._driver import Driver
-from pumpcore._io_source import BlockingSource
+from pumpcore._io_source import IOSource
 from pumpcore.trigger import Trigger
 
 from ._blocking import BlockingIO, check_blocking, report_cycle_failure
@@ -134,15 +134,15 @@ class _ThreadsRunner:
         finally:
             self.inbox.put(lambda: self.driver.cycle_done(trigger, self.clock.time()))
 
-    def _read(self, source: BlockingSource) -> None:
+    def _read(self, source: IOSource) -> None:
         try:
-            items = source.read(source.read_size)
+            items = self.io.method(source, "read")(source.read_size)
         except Exception as exc:
             self.inbox.put(lambda e=exc: self._read_failed(source, e))
         else:
             self.inbox.put(lambda: source.feed(items, self.clock.time()))
 
-    def _read_failed(self, source: BlockingSource, exc: Exception) -> None:
+    def _read_failed(self, source: IOSource, exc: Exception) -> None:
         from ._blocking import report_read_failure
 
         report_read_failure(source, exc)
@@ -230,7 +230,6 @@ class _ThreadsRunner:
             for trigger, sources in work.cycles:
                 self._spawn(self._cycles, trigger, sources)
             for source in work.reads:
-                assert isinstance(source, BlockingSource)
                 self._spawn(self._read, source)
             if driver.commit_due(idle=not work.progressed):
                 self.io.commit()
