@@ -18,10 +18,10 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def tests_without_trio(session: nox.Session) -> None:
     """The core and the sync executor with trio absent: it must stay an optional extra."""
-    session.install("-e", ".[testing]", "pytest-timeout")
+    session.install("-e", ".[dev]")
     session.run("python", "-m", "pip", "uninstall", "--yes", "trio", success_codes=[0, 1])
     session.run(
-        "pytest", "-m", "not needs_trio", "tests/core", "tests/test_sync_executor.py",
+        "pytest", "-m", "not needs_trio", "tests/core", "tests/executors", "tests/test_sync_executor.py",
         "tests/test_exports.py", "tests/test_purity.py",
     )  # fmt: skip
 

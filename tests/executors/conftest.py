@@ -23,6 +23,11 @@ def async_backend(request: pytest.FixtureRequest) -> str:
     return name
 
 
+def executors(*names: str) -> list[Any]:
+    """``pytest.param``s for some executors, marked (and skipped when absent) like the fixture's."""
+    return [p for p in conformance.executor_params() if p.id in names]
+
+
 # A blocking call on an event loop's thread longer than this fails an async test.
 BLOCKING_THRESHOLD = 0.5
 

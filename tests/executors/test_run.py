@@ -17,7 +17,7 @@ from pumpcore.common import IteratorSource, ListSink
 from pumpcore.testing import VirtualClock
 from pumpcore.trigger import PeriodicTrigger, RunOnceTrigger
 
-from .conftest import run_kwargs
+from .conftest import executors, run_kwargs
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -69,7 +69,7 @@ def test_periodic_trigger_on_the_system_clock(executor: ExecutorName) -> None:
     assert sink.Events == sorted(sink.Events)
 
 
-@pytest.mark.parametrize("executor_name", ["asyncio", "trio"])
+@pytest.mark.parametrize("executor_name", executors("asyncio", "trio"))
 def test_async_cycle_runs_on_async_executors(executor_name: ExecutorName) -> None:
     sink = ListSink()
     p = Pipeline("P")
@@ -99,7 +99,7 @@ def test_blocking_cycle_runs_in_a_worker_thread(executor: ExecutorName) -> None:
     assert other.Events == list(range(100))
 
 
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("backend", executors("asyncio", "trio"))
 def test_the_watchdog_fails_a_blocking_call_on_the_loop(backend: ExecutorName) -> None:
     class BlockingAsync(TriggerSource):
         async def cycle(self) -> None:
@@ -172,7 +172,7 @@ def test_a_signal_stops_the_run_cleanly_and_handlers_are_restored(
     assert signal.getsignal(sig) is previous
 
 
-@pytest.mark.parametrize("executor_name", ["threads", "asyncio", "trio"])
+@pytest.mark.parametrize("executor_name", executors("threads", "asyncio", "trio"))
 def test_stop_is_bounded_by_stop_timeout(executor_name: ExecutorName) -> None:
     gate = threading.Event()
 
