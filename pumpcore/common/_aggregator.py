@@ -289,6 +289,11 @@ class Aggregator(Generator):
             return ()
         return [({}, self._take())]
 
+    def holds_events(self) -> bool:
+        """True while a partial aggregate is open: its sources' positions must not be
+        acknowledged yet (a crash would lose the events in it)."""
+        return not self.AggregationStrategy.is_empty()
+
     def on_stop(self, now: float) -> Emitted:
         """Emit what is buffered as ``[({}, aggregate)]``; nothing when the buffer is empty."""
         if self.CurrentSize == 0 and self.AggregationStrategy.is_empty():

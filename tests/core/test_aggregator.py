@@ -399,3 +399,16 @@ def test_a_failed_append_leaves_no_deadline_and_no_empty_aggregate() -> None:
     pipeline.stop(20.0)
     assert sink.Events == [[1]]
     assert balanced(pipeline)
+
+
+def test_holds_events_while_a_partial_aggregate_is_open() -> None:
+    aggregator = Aggregator(
+        aggregation_strategy=ListEventAggregationStrategy(), config={"completion_size": 2}
+    )
+    p = Pipeline("P")
+    p.build([], aggregator, ListSink())
+    assert not aggregator.holds_events()
+    p.process_events(["one"])
+    assert aggregator.holds_events()
+    p.process_events(["two"])
+    assert not aggregator.holds_events()

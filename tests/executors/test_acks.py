@@ -11,7 +11,12 @@ import pytest
 from pumpcore_executors import ExecutorName
 
 from pumpcore import AsyncSource, BlockingSink, BlockingSource, Pipeline, Processor, Received
-from pumpcore.common import InternalSource, RouterSink
+from pumpcore.common import (
+    Aggregator,
+    InternalSource,
+    ListEventAggregationStrategy,
+    RouterSink,
+)
 
 from .conftest import run_kwargs
 
@@ -185,3 +190,43 @@ def test_async_source_acknowledges_after_writes(executor: ExecutorName) -> None:
     pumpcore_executors.run(p, executor=executor, **run_kwargs(executor))
     assert source.inner.acked == list(range(500))
     assert sink.durable == list(range(500))
+
+
+def test_positions_in_an_open_aggregate_are_not_acknowledged(executor: ExecutorName) -> None:
+    # Aggregates of 64: the events of a partial aggregate are not durable until it is flushed,
+    # so no commit may acknowledge them before the aggregate completes (or stop flushes it).
+    aggregator = Aggregator(
+        aggregation_strategy=ListEventAggregationStrategy(), config={"completion_size": 64}
+    )
+    source, sink = RecordingSource(300), DurableListSink()
+    p = Pipeline("P")
+    p.build(source, aggregator, sink)
+    unsafe: list[int] = []
+    original = source.acknowledge
+
+    def acknowledge(positions: Sequence[Any]) -> None:
+        durable = {e for batch in sink.durable for e in batch}
+        unsafe.extend(pos for pos in positions if pos not in durable)
+        original(positions)
+
+    source.acknowledge = acknowledge  # type: ignore[method-assign]
+    run(executor, p)
+    assert unsafe == []
+    assert source.acked == list(range(300))
+    assert [e for batch in sink.durable for e in batch] == list(range(300))
+
+
+class DurableListSink(BlockingSink):
+    """Keeps aggregates; durable after flush."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buffer: list[list[int]] = []
+        self.durable: list[list[int]] = []
+
+    def process(self, context: dict[str, Any], event: list[int]) -> None:
+        self.buffer.append(event)
+
+    def flush(self) -> None:
+        self.durable.extend(self.buffer)
+        self.buffer.clear()
