@@ -136,6 +136,7 @@ class Configurable:
         self.Id = id if id is not None else type(self).__name__
         self._config_given: Mapping[str, Any] = dict(config or {})
         self.Config = self._resolve_config(())
+        self.apply_config()
 
     @classmethod
     def config_defaults(cls) -> dict[str, Any]:
@@ -164,6 +165,15 @@ class Configurable:
                 resolved[key] = _convert(owner, key, value, defaults[key])
         return resolved
 
+    def apply_config(self) -> None:
+        """Derive attributes from ``self.Config`` and check them, raising ``ConfigError``.
+
+        Called after every resolution: at construction, and again when the component joins a
+        pipeline (whose config-file section may change values). Override it instead of
+        re-reading the config in ``__init__`` and ``attach``. The default does nothing.
+        """
+
     def reconfigure(self, *sections: Mapping[str, str]) -> None:
         """Resolve the configuration again with INI sections laid between defaults and config=."""
         self.Config = self._resolve_config(sections)
+        self.apply_config()

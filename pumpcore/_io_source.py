@@ -90,17 +90,12 @@ class IOSource(Source):
         self._processed: list[Any] = []
         #: True once a hard failure may concern this source's positions (rule 3).
         self.poisoned = False
-        self._limits()
 
-    def _limits(self) -> None:
+    def apply_config(self) -> None:
+        """Read and check ``read_size``."""
         self.read_size = int(self.Config["read_size"])
         if self.read_size < 1:
             raise ConfigError(f"{type(self).__name__} {self.Id!r}: read_size must be >= 1")
-
-    def attach(self, pipeline: PipelineT) -> None:
-        """Join the pipeline and take its config section into account."""
-        super().attach(pipeline)
-        self._limits()
 
     # ------------------------------------------------------------ fed by the executor
 

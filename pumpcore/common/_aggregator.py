@@ -213,14 +213,9 @@ class Aggregator(Generator):
         self.CurrentSize = 0
         self._first_at: float | None = None
         super().__init__(pipeline, id, config)
-        self._read_config()
 
-    def attach(self, pipeline: Pipeline) -> None:
-        """Join the pipeline and read the completion settings again from its config section."""
-        super().attach(pipeline)
-        self._read_config()
-
-    def _read_config(self) -> None:
+    def apply_config(self) -> None:
+        """Read and check the completion settings."""
         size = int(self.Config["completion_size"])
         timeout = float(self.Config["completion_timeout"])
         interval = float(self.Config["completion_interval"])

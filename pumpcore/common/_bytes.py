@@ -10,7 +10,7 @@ from .._component import Context, Processor
 from .._errors import ConfigError
 
 if TYPE_CHECKING:
-    from .._pipeline import Pipeline
+    pass
 
 
 class _EncodingProcessor(Processor):
@@ -20,21 +20,8 @@ class _EncodingProcessor(Processor):
 
     Encoding: str
 
-    def __init__(
-        self,
-        pipeline: Pipeline | None = None,
-        id: str | None = None,
-        config: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(pipeline, id, config)
-        self._read_encoding()
-
-    def attach(self, pipeline: Pipeline) -> None:
-        """Join the pipeline and read ``encoding`` again from its config section."""
-        super().attach(pipeline)
-        self._read_encoding()
-
-    def _read_encoding(self) -> None:
+    def apply_config(self) -> None:
+        """Check ``encoding`` names a codec Python knows."""
         encoding = str(self.Config["encoding"])
         try:
             codecs.lookup(encoding)

@@ -59,9 +59,9 @@ class InternalSource(Source):
         super().__init__(pipeline, id, config)
         self._queue: deque[tuple[Context, Any]] = deque()
         self._throttling = False
-        self._limits()
 
-    def _limits(self) -> None:
+    def apply_config(self) -> None:
+        """Read and check the queue's bound and backpressure threshold."""
         self._max = int(self.Config["queue_max_size"])
         if self._max < 1:
             raise ConfigError(
@@ -74,11 +74,6 @@ class InternalSource(Source):
                 f"InternalSource {self.Id!r}: backpressure_threshold {self._threshold!r} "
                 f"exceeds queue_max_size {self._max!r}"
             )
-
-    def attach(self, pipeline: PipelineT) -> None:
-        """Join the pipeline and take its config section into account."""
-        super().attach(pipeline)
-        self._limits()
 
     @property
     def bound(self) -> int:

@@ -11,7 +11,7 @@ from .._component import Context, Processor
 from .._errors import ConfigError
 
 if TYPE_CHECKING:
-    from .._pipeline import Pipeline
+    pass
 
 
 class TimeZoneNormalizer(Processor):
@@ -42,21 +42,8 @@ class TimeZoneNormalizer(Processor):
 
     TimeZoneSource: zoneinfo.ZoneInfo
 
-    def __init__(
-        self,
-        pipeline: Pipeline | None = None,
-        id: str | None = None,
-        config: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(pipeline, id, config)
-        self._read_config()
-
-    def attach(self, pipeline: Pipeline) -> None:
-        """Join the pipeline and read ``timezone`` again from its config section."""
-        super().attach(pipeline)
-        self._read_config()
-
-    def _read_config(self) -> None:
+    def apply_config(self) -> None:
+        """Load the configured zone (an unknown one is a ConfigError at build time)."""
         name = str(self.Config["timezone"])
         try:
             # Reads the system's (or the tzdata package's) zone file once, at build time.

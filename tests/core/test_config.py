@@ -91,3 +91,23 @@ def test_settings_merge_and_from_mapping() -> None:
 def test_error_policy_is_validated() -> None:
     with pytest.raises(ConfigError, match="error_policy"):
         Pipeline("P", error_policy="lenient")  # type: ignore[arg-type]
+
+
+class Window(Processor):
+    ConfigDefaults: ClassVar[dict[str, Any]] = {"seconds": 60.0}
+
+    def apply_config(self) -> None:
+        if self.Config["seconds"] <= 0:
+            raise ConfigError(f"Window {self.Id!r}: seconds must be > 0")
+        self.width = self.Config["seconds"]
+
+
+def test_apply_config_runs_at_construction_and_again_on_joining_a_pipeline() -> None:
+    window = Window()
+    assert window.width == 60.0
+    p = Pipeline("P", settings=Settings.from_ini("[pipeline:P:Window]\nseconds = 5\n"))
+    p.build([], window, ListSink())
+    assert window.width == 5.0
+    bad = Pipeline("Q", settings=Settings.from_ini("[pipeline:Q:Window]\nseconds = -1\n"))
+    with pytest.raises(ConfigError, match="seconds must be > 0"):
+        bad.build([], Window(), ListSink())
