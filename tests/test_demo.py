@@ -1,13 +1,28 @@
-"""The demo pump on the bundled data: every line accounted for, windows written as JSON lines."""
+"""The demo pump on the bundled data: every line accounted for, windows written as JSON lines,
+the same windows on every executor."""
 
 from __future__ import annotations
 
+import gzip
 import io
+from importlib import resources
 from pathlib import Path
 
 import orjson
+import pytest
 from pumpcore_executors._cli import main
-from pumpcore_executors._demo import run_demo
+from pumpcore_executors._demo import MinuteWindows, run_demo
+
+from pumpcore.testing import conformance
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def summary_numbers(summary: str) -> dict[str, int]:
+    return {
+        label.strip(): int(value.split()[0].replace(",", ""))
+        for label, value in (line.split(":", 1) for line in summary.splitlines()[1:])
+    }
 
 
 def test_demo_accounts_for_every_line(tmp_path: Path) -> None:
@@ -17,10 +32,7 @@ def test_demo_accounts_for_every_line(tmp_path: Path) -> None:
     windows = [orjson.loads(line) for line in output.read_text().splitlines()]
     summary = out.getvalue()
     assert "200,000 log lines" in summary
-    numbers = {
-        label.strip(): int(value.split()[0].replace(",", ""))
-        for label, value in (line.split(":", 1) for line in summary.splitlines()[1:])
-    }
+    numbers = summary_numbers(summary)
     windowed = sum(w["requests"] for w in windows)
     assert windowed == numbers["parsed and windowed"]
     total = windowed + numbers["health checks dropped"] + numbers["malformed lines"]
@@ -30,6 +42,50 @@ def test_demo_accounts_for_every_line(tmp_path: Path) -> None:
     starts = [w["window_start"] for w in windows]
     assert starts == sorted(starts)
     assert len(set(starts)) == len(starts)
+
+
+@pytest.fixture(scope="module")
+def small_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled sample's first 20,000 lines, gzipped: enough for several windows."""
+    bundled = resources.files("pumpcore_executors") / "demo_data" / "access.log.gz"
+    with bundled.open("rb") as raw, gzip.open(raw) as lines:
+        head = b"".join(line for _, line in zip(range(20_000), lines, strict=False))
+    path = tmp_path_factory.mktemp("log") / "small.log.gz"
+    path.write_bytes(gzip.compress(head))
+    return path
+
+
+@pytest.fixture(scope="module")
+def sync_windows(small_log: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    output = tmp_path_factory.mktemp("sync") / "windows.jsonl"
+    assert run_demo(output, "sync", out=io.StringIO(), log=small_log) == 0
+    return output.read_text()
+
+
+@pytest.mark.parametrize("executor", conformance.executor_params())
+def test_the_demo_writes_the_same_windows_on_every_executor(
+    executor: str, small_log: Path, sync_windows: str, tmp_path: Path
+) -> None:
+    out = io.StringIO()
+    output = tmp_path / "windows.jsonl"
+    assert run_demo(output, executor, out=out, log=small_log) == 0  # type: ignore[arg-type]
+    assert output.read_text() == sync_windows
+    numbers = summary_numbers(out.getvalue())
+    windows = [orjson.loads(line) for line in sync_windows.splitlines()]
+    assert numbers["minute windows"] == len(windows) > 1
+    counted = numbers["parsed and windowed"] + numbers["health checks dropped"]
+    assert counted + numbers["malformed lines"] == 20_000
+    assert small_log.exists()  # the demo read a copy
+
+
+def test_minute_windows_hold_their_open_window() -> None:
+    windows = MinuteWindows()
+    assert not windows.holds_events()
+    event = {"time": 60, "ms": 1, "status": 200, "size": 1, "bot": False, "route": "/"}
+    assert windows.generate({}, event) == []
+    assert windows.holds_events()  # no source position may be acknowledged now
+    assert len(windows.on_stop(0.0)) == 1
+    assert not windows.holds_events()
 
 
 def test_cli_demo_writes_where_asked(tmp_path: Path) -> None:

@@ -1,5 +1,7 @@
-"""Files: sources that read the files landing in a directory (BSPump's lock / process / move
-protocol, compressed files read transparently), file sinks, and a JSON file lookup provider."""
+"""Files: sources that read the files landing in a directory at least once (BSPump's lock /
+process / move protocol; file offsets are the acknowledgement position, saved durably, so a
+restarted pump resumes a half-read file; compressed files read transparently), sinks that make
+their files durable on flush, and a JSON file lookup provider."""
 
 from ._abc_source import FileABCSource as FileABCSource
 from ._abc_source import FileSourceStatistics as FileSourceStatistics

@@ -1,28 +1,47 @@
-"""FileABCSource: BSPump's protocol for reading files that land in a directory.
+"""FileABCSource: BSPump's protocol for reading files that land in a directory, at least once.
+
+The source is a ``BlockingSource``: the executor calls ``read`` and ``acknowledge`` in a worker
+thread (inline under the sync executor). Each event's position is ``(filename, offset)``: the
+file's original name and the byte offset just after the event's record, in the decompressed
+stream. File offsets are the acknowledgement position, so a restarted pump resumes a half-read
+file without loss.
 
 Rules (BSPump's, kept; differences are marked):
 1. ``path`` is a glob, or several joined by ``os.pathsep``; ``include``/``exclude`` are further
    globs matched against the whole path (``exclude`` wins). Names ending in ``-locked``,
-   ``-failed`` or ``-processed`` are never picked up.
+   ``-failed`` or ``-processed`` are never taken as new files, nor are offset state files.
 2. A file is locked by renaming it to ``<name>-locked`` before it is read; if the rename finds the
-   file gone, another process took it and it is skipped. If ``<name>-locked`` already exists (a
-   run stopped while reading it), the new file is not read and this is reported, rather than
+   file gone, another process took it and it is skipped. If ``<name>-locked`` exists and cannot
+   be resumed (rule 5), the new file is not read and this is reported once, rather than
    overwriting the locked one.
 3. ``.gz``, ``.bz2``, ``.xz`` and ``.lzma`` files are decompressed transparently.
-4. After a complete read, ``post`` decides: ``move`` (the default) renames it to
-   ``<name>-processed`` (into ``move_destination`` if set), ``delete`` removes it, ``noop`` renames
-   it back. Unlike BSPump, a ``noop`` file is remembered with its modification time and size and
-   not read again while both are unchanged, so a periodic trigger does not emit it twice.
-5. A read error (missing, unreadable, corrupt compression, invalid encoding, unparseable) renames
-   the file to ``<name>-failed`` (``noop``: back to its name, remembered as read) and is reported
-   with ``Pipeline.report_source_failure`` as a ``FileReadError``: the error policy decides, and
-   under the soft policy the other files go on. Events emitted before the error stay emitted.
-6. Unlike BSPump, which takes one file per trigger, a cycle reads every file the scan found, in
-   sorted order, and stops early only when the pipeline is stopped by a hard error.
-7. When the pipeline is stopped by a hard error in the middle of a file (an event failed), the
-   file is renamed back to its name, so it is read again from the start once the pipeline
-   recovers: at least once, never lost. (Resuming from the failed line needs the executor's
-   position contract; see ``FileLineSource``'s ``offset``.)
+4. (New.) Acknowledged offsets are saved durably per file (see ``_offsets``). A file is
+   post-processed only once it was read to the end *and* every record in it was acknowledged;
+   then ``post`` decides: ``move`` (the default) renames it to ``<name>-processed`` (into
+   ``move_destination`` if set), ``delete`` removes it, ``noop`` renames it back. Unlike BSPump, a
+   ``noop`` file is remembered with its modification time and size and not read again while
+   both are unchanged, so periodic scans do not emit it twice.
+5. (New.) Restart: a ``-locked`` file with a matching saved offset and no live owner (nobody
+   holds its ``flock``, rule 8) is resumed from that offset; records ending at or before it are
+   not emitted again. Only the tail read after the last acknowledgement is read twice.
+6. A read error (unreadable, corrupt compression, invalid encoding, unparseable) renames the file
+   to ``<name>-failed`` (``noop``: back to its name, remembered as read) and ``read`` raises a
+   ``FileReadError``: the pipeline's error policy decides, and under the soft policy the other
+   files go on at once (``retry_delay`` defaults to 0 here: a bad file is not a broken source).
+   Events read before the error are returned first; the error is raised by the next ``read``.
+7. (New.) Scanning: ``read`` takes files in the order a scan listed them (each glob sorted,
+   resumable files first); when none is left it scans again. Finding nothing new, it returns
+   ``[]`` and the executor reads again after ``poll_interval`` (watching the directory, like
+   BSPump with a periodic trigger); with ``watch`` off it returns None instead, which ends the
+   input: a finite run that reads what is there.
+8. (New.) While a file waits for acknowledgements its ``-locked`` file stays open with an
+   exclusive ``flock`` (POSIX), which is how a starting pump tells a file whose owner died from
+   one a live pump is reading. At most ``max_open_files`` are held; beyond that the oldest fully
+   read one is closed (still locked by name): a second pump starting meanwhile might resume it,
+   which gives duplicates, never loss. Without ``fcntl`` only the first scan resumes files.
+9. ``close`` leaves unfinished files ``-locked`` with their saved offsets (counted as
+   interrupted); the next run resumes them. ``read`` and ``acknowledge`` may run in two worker
+   threads at once (executors commit while a read is in progress), so they share a lock.
 """
 
 from __future__ import annotations
@@ -36,22 +55,29 @@ import logging
 import lzma
 import os
 import shutil
-from collections.abc import Mapping
+import sys
+import threading
+from collections import deque
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from pumpcore import ConfigError, PipelineStoppedError, TriggerSource
+from pumpcore import BlockingSource, ConfigError, Received
 
-from ._common import check_encoding
+from ._common import check_encoding, fsync_directory
 from ._errors import FileReadError
+from ._offsets import STATE_MARK, OffsetStore, SavedOffset
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
 
 log = logging.getLogger("pumpcore.files")
 
-_MARKERS = ("-locked", "-failed", "-processed")
+_LOCKED = "-locked"
+_BUFFER = 1 << 16
+_MARKERS = (_LOCKED, "-failed", "-processed")
 _POST = ("move", "delete", "noop")
 
 
@@ -60,32 +86,116 @@ class FileSourceStatistics:
     """What a file source did so far.
 
     Attributes:
-        files_processed: files read to the end and finalized according to ``post``.
-        files_failed: files that could not be read (renamed ``-failed``, or back for ``noop``).
-        files_interrupted: files given back unread to the end because the pipeline stopped.
+        files_processed: files read to the end, fully acknowledged and post-processed.
+        files_failed: files that could not be read (renamed ``-failed``, or back for ``noop``),
+            locked, or post-processed.
+        files_interrupted: files left ``-locked`` with a saved offset when the source closed.
+        files_resumed: ``-locked`` files taken up again from their saved offset.
     """
 
     files_processed: int
     files_failed: int
     files_interrupted: int
+    files_resumed: int
 
 
-def _open_decompressed(path: str, name: str) -> io.BufferedIOBase:
-    """Open ``path`` for binary reading, decompressing by the extension of ``name``."""
+class _File:
+    """A file this source locked and has not finished: its reader and acknowledgement state."""
+
+    __slots__ = (
+        "acked",
+        "end",
+        "locked",
+        "name",
+        "raw",
+        "read_to",
+        "reader",
+        "records",
+        "resume",
+        "signature",
+    )
+
+    def __init__(
+        self, name: str, raw: io.BufferedReader, acked: int, signature: tuple[int, int]
+    ) -> None:
+        self.name = name
+        self.locked = name + _LOCKED
+        #: The open ``-locked`` file; holds the flock until the file is finished (rule 8).
+        self.raw: io.BufferedReader | None = raw
+        #: The locked file's (mtime ns, size) when it was locked, saved with each offset.
+        self.signature = signature
+        self.reader: io.BufferedIOBase | None = None
+        self.records: Generator[Received, None, None] | None = None
+        #: Highest acknowledged offset, saved durably.
+        self.acked = acked
+        #: Records ending at or before this offset were acknowledged by an earlier run.
+        self.resume = acked
+        #: Offset just after the last record emitted.
+        self.read_to = acked
+        #: ``read_to`` once the reader reached the end of the file.
+        self.end: int | None = None
+
+    def done(self) -> bool:
+        return self.end is not None and self.acked >= self.end
+
+
+def _decompressed(raw: io.BufferedReader, name: str) -> io.BufferedIOBase:
+    """A reader of ``raw`` decompressing by the extension of ``name`` (closing it leaves ``raw``
+    open: the standard library closes only files it opened by name)."""
+    decompressor: io.BufferedIOBase
     if name.endswith(".gz"):
-        return gzip.open(path, "rb")
-    if name.endswith(".bz2"):
-        return bz2.open(path, "rb")
-    if name.endswith((".xz", ".lzma")):
-        return lzma.open(path, "rb")
-    return open(path, "rb")
+        decompressor = gzip.GzipFile(fileobj=raw, mode="rb")
+    elif name.endswith(".bz2"):
+        decompressor = bz2.BZ2File(raw, "rb")
+    elif name.endswith((".xz", ".lzma")):
+        decompressor = lzma.LZMAFile(raw, "rb")  # noqa: SIM115 (closed with the reader)
+    else:
+        return raw
+    # A C BufferedReader on top: iterating lines is several times faster than the
+    # decompressors' own readline (Python code per line); seek and tell pass through.
+    return io.BufferedReader(decompressor, _BUFFER)
 
 
-class FileABCSource(TriggerSource):
-    """Base of the file sources: scans, locks, opens and finalizes files; ``read`` emits.
+if sys.platform == "win32":  # pragma: no cover - no flock: see rule 8
+    _FLOCK = False
 
-    Subclasses override ``read(filename, f)``, which gets a binary file object (already
-    decompressed) and sends events with ``self.process(event, context)``.
+    def _try_flock(raw: io.BufferedReader) -> bool:
+        """Without flock, a file's owner cannot be told alive: assume it is not."""
+        return True
+
+else:
+    import fcntl
+
+    _FLOCK = True
+
+    def _try_flock(raw: io.BufferedReader) -> bool:
+        """Take the exclusive flock of an open file; False when another process holds it."""
+        try:
+            fcntl.flock(raw.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        return True
+
+
+def _signature_of(raw: io.BufferedReader) -> tuple[int, int]:
+    st = os.fstat(raw.fileno())
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _signature(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+class FileABCSource(BlockingSource):
+    """Base of the file sources: scans, locks, reads, acknowledges and finalizes files.
+
+    Subclasses override ``iter_records(filename, f)``, which gets a binary file object (already
+    decompressed) and yields ``(event, offset)`` pairs, ``offset`` being the byte offset just
+    after the record. Each event's context is ``{"filename": <original name>, "offset": offset}``.
 
     Config:
         path: a glob (several joined by ``os.pathsep``) of the files to read. Required.
@@ -96,10 +206,15 @@ class FileABCSource(TriggerSource):
         exclude: a glob that excludes a path; ``""`` for none.
         move_destination: a directory for processed files (``post = move``); ``""`` keeps them
             beside the original. Keep it outside the scanned glob.
+        state_dir: where saved offsets are kept; ``""`` puts each beside its file, hidden.
+        watch: keep scanning for new files every ``poll_interval`` seconds (True), or end the
+            input once a scan finds nothing to read (False: a finite run).
+        max_open_files: how many files waiting for acknowledgements stay open (rule 8).
+        poll_interval, retry_delay, read_size: see ``IOSource`` (defaults 1.0, 0.0, 256 here).
 
     Raises:
-        ConfigError: at build time, for an unknown ``post`` or ``mode``, an unusable encoding, or
-            an empty ``path`` once the source joins a pipeline.
+        ConfigError: at build time, for an unknown ``post`` or ``mode``, an unusable encoding,
+            ``max_open_files`` below 1, or an empty ``path`` once the source joins a pipeline.
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
@@ -110,7 +225,16 @@ class FileABCSource(TriggerSource):
         "include": "",
         "exclude": "",
         "move_destination": "",
+        "state_dir": "",
+        "watch": True,
+        "max_open_files": 64,
+        "poll_interval": 1.0,
+        "retry_delay": 0.0,
     }
+
+    #: True when ``iter_records`` reports offsets from ``f.tell()``, so that resuming can seek
+    #: straight to the saved offset instead of parsing and skipping what was acknowledged.
+    SeekToResume: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -118,8 +242,18 @@ class FileABCSource(TriggerSource):
         id: str | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> None:
-        self._noop_read: dict[str, tuple[int, int]] = {}
-        self._n_processed = self._n_failed = self._n_interrupted = 0
+        self._lock = threading.Lock()
+        self._files: dict[str, _File] = {}
+        self._current: _File | None = None
+        self._queue: deque[tuple[str, bool]] = deque()
+        self._error: FileReadError | None = None
+        self._set_aside: dict[str, tuple[int, int]] = {}
+        self._given_up: set[str] = set()
+        self._reported: set[str] = set()
+        self._first_scan = True
+        self._closed = False
+        self._n_processed = self._n_failed = self._n_interrupted = self._n_resumed = 0
+        self._store = OffsetStore()
         super().__init__(pipeline, id, config)
         self._apply_config()
 
@@ -145,134 +279,415 @@ class FileABCSource(TriggerSource):
             raise ConfigError(
                 f"{owner}: config key 'mode' must be 'r' or 'rb', got {config['mode']!r}"
             )
+        if int(config["max_open_files"]) < 1:
+            raise ConfigError(
+                f"{owner}: config key 'max_open_files' must be >= 1, "
+                f"got {config['max_open_files']!r}"
+            )
         self.Encoding = check_encoding(owner, str(config["encoding"]))
         #: True when events are decoded text (``mode`` without ``b``).
         self.TextMode = "b" not in config["mode"]
+        self._store = OffsetStore(str(config["state_dir"]))
         if self.Pipeline is not None and not config["path"]:
             raise ConfigError(f"{owner}: config key 'path' is empty; give a glob of files to read")
 
-    # ------------------------------------------------------------------ the cycle
+    # ------------------------------------------------------------------ scanning
 
     def statistics(self) -> FileSourceStatistics:
         """A frozen snapshot of the file counters."""
-        return FileSourceStatistics(self._n_processed, self._n_failed, self._n_interrupted)
+        return FileSourceStatistics(
+            self._n_processed, self._n_failed, self._n_interrupted, self._n_resumed
+        )
+
+    def _patterns(self) -> list[str]:
+        return [p for p in str(self.Config["path"]).split(os.pathsep) if p]
+
+    def _matches(self, name: str) -> bool:
+        include, exclude = str(self.Config["include"]), str(self.Config["exclude"])
+        if exclude and fnmatch.fnmatch(name, exclude):
+            return False
+        return not include or fnmatch.fnmatch(name, include)
 
     def scan(self) -> list[str]:
-        """The files the next cycle would read, in order (rule 1; ``noop`` files read unchanged
-        are left out)."""
-        config = self.Config
-        include, exclude = str(config["include"]), str(config["exclude"])
+        """The new files the next scan would take, in order (rule 1; files set aside while
+        unchanged, ``noop`` ones read already, are left out)."""
         found: list[str] = []
         seen: set[str] = set()
-        for pattern in str(config["path"]).split(os.pathsep):
-            if not pattern:
-                continue
+        for pattern in self._patterns():
             for name in sorted(glob.glob(pattern, recursive=True)):
-                if name in seen or name.endswith(_MARKERS) or not os.path.isfile(name):
+                if name in seen or name.endswith(_MARKERS) or STATE_MARK in name:
                     continue
                 seen.add(name)
-                if exclude and fnmatch.fnmatch(name, exclude):
-                    continue
-                if include and not fnmatch.fnmatch(name, include):
+                if not os.path.isfile(name) or not self._matches(name):
                     continue
                 found.append(name)
-        if config["post"] == "noop":
-            # Forget files that went away, so the memory is bounded by the directory's size.
-            self._noop_read = {n: s for n, s in self._noop_read.items() if n in seen}
-            found = [n for n in found if self._noop_read.get(n) != _signature(n)]
+        # Forget files that went away, so the memory is bounded by the directory's size.
+        self._set_aside = {n: s for n, s in self._set_aside.items() if n in seen}
+        return [n for n in found if n not in self._set_aside or self._set_aside[n] != _signature(n)]
+
+    def _resumable(self) -> list[str]:
+        """Original names of ``-locked`` files with a saved offset that may be resumed (rule 5)."""
+        if not _FLOCK and not self._first_scan:  # pragma: no cover - Windows
+            return []
+        found: list[str] = []
+        for pattern in self._patterns():
+            for locked in sorted(glob.glob(pattern + _LOCKED, recursive=True)):
+                name = locked[: -len(_LOCKED)]
+                if (
+                    name in self._files
+                    or name in found
+                    or locked in self._given_up
+                    or STATE_MARK in name
+                    or not os.path.isfile(locked)
+                    or not self._matches(name)
+                    or self._store.load(name) is None
+                ):
+                    continue
+                found.append(name)
         return found
 
-    def cycle(self, *args: Any) -> None:
-        """Read every file the scan finds (see the module rules)."""
-        pipeline = self.Pipeline
-        if pipeline is None:
-            raise RuntimeError(f"source {self.Id!r} is not part of a pipeline")
-        for filename in self.scan():
-            if pipeline.is_error() or pipeline.is_stopped():
-                return  # rule 6: the rest wait for recovery, untouched
-            if not self._read_file(pipeline, filename):
-                return
+    def _next_file(self) -> _File | None:
+        """Lock (or resume) the next file; None when a fresh scan finds nothing to take."""
+        scanned = False
+        while True:
+            if not self._queue:
+                if scanned:
+                    return None
+                scanned = True
+                self._queue.extend((name, True) for name in self._resumable())
+                self._queue.extend((name, False) for name in self.scan())
+                self._first_scan = False
+                continue
+            name, resume = self._queue.popleft()
+            entry = self._resume(name) if resume else self._lock_new(name)
+            if entry is not None:
+                return entry
 
-    def _report(self, pipeline: Pipeline, filename: str, exc: BaseException) -> bool:
-        error = FileReadError(filename, exc)
-        error.__cause__ = exc
-        log.warning("%s: %s", self.locate_address(), error)
-        return pipeline.report_source_failure(self.Id, error)
-
-    def _read_file(self, pipeline: Pipeline, filename: str) -> bool:
-        """Lock, read and finalize one file. Returns False when the cycle must stop."""
-        post = self.Config["post"]
-        locked = filename + "-locked"
+    def _lock_new(self, name: str) -> _File | None:
+        """Rule 2: lock a new file, save offset 0 (marks it ours, for a restart), open it."""
+        if name in self._files:
+            return None  # its -locked namesake is being read; a later scan takes it
+        locked = name + _LOCKED
         if os.path.lexists(locked):
-            # A run that stopped while reading left it: renaming would overwrite it, losing what
-            # it holds. A human decides (rename it back to read it again).
+            if self._store.load(name) is not None:
+                return None  # another pump reads it, or it is resumed first: a later scan
+            # A run that stopped while reading left it and it cannot be resumed: renaming would
+            # overwrite it, losing what it holds. A human decides (rename it back to read it).
+            if name in self._reported:
+                return None
+            self._reported.add(name)
             self._n_failed += 1
-            stale = FileExistsError(f"{locked!r} exists (left by an interrupted run?)")
-            return self._report(pipeline, filename, stale)
+            stale = FileExistsError(f"{locked!r} exists and cannot be resumed (no saved offset)")
+            raise self._error_for(name, stale)
+        signature = _signature(name)
         try:
-            signature = _signature(filename)
-            os.rename(filename, locked)
+            os.rename(name, locked)
         except FileNotFoundError:
-            return True  # rule 2: someone else took it
+            return None  # someone else took it
         except OSError as exc:
             self._n_failed += 1
-            return self._report(pipeline, filename, exc)
-
+            if signature is not None:
+                self._set_aside[name] = signature  # not again while unchanged: no busy loop
+            raise self._error_for(name, exc) from exc
         try:
-            with _open_decompressed(locked, filename) as f:
-                self.read(filename, f)
-        except PipelineStoppedError:
-            self._n_interrupted += 1
-            self._rename(locked, filename)  # rule 7
-            return False
-        except Exception as exc:
+            raw = open(locked, "rb")  # noqa: SIM115 (held until the file is finished, rule 8)
+        except OSError as exc:
             self._n_failed += 1
-            if post == "noop":
-                self._rename(locked, filename)
-                self._noop_read[filename] = signature
-            else:
-                self._rename(locked, filename + "-failed")
-            return self._report(pipeline, filename, exc)
+            self._rename(locked, name + "-failed")
+            raise self._error_for(name, exc) from exc
+        _try_flock(raw)
+        entry = _File(name, raw, 0, _signature_of(raw))
+        try:
+            self._store.save(name, SavedOffset(0, entry.signature))
+        except OSError as exc:
+            raw.close()
+            self._rename(locked, name)
+            self._n_failed += 1
+            if signature is not None:
+                self._set_aside[name] = signature
+            raise self._error_for(name, exc) from exc
+        self._open_records(entry)
+        return entry
 
+    def _resume(self, name: str) -> _File | None:
+        """Rule 5: take up a ``-locked`` file from its saved offset, unless its owner lives."""
+        locked = name + _LOCKED
+        try:
+            raw = open(locked, "rb")  # noqa: SIM115 (held until the file is finished, rule 8)
+        except OSError:
+            return None
+        if not _try_flock(raw):
+            raw.close()
+            return None  # a live pump is reading it
+        saved = self._store.load(name)  # again, now that its owner cannot move it on
+        if saved is None or saved.signature != _signature_of(raw):
+            raw.close()
+            self._given_up.add(locked)
+            log.warning(
+                "%s: %r does not match its saved offset; left for a human",
+                self.locate_address(),
+                locked,
+            )
+            return None
+        entry = _File(name, raw, saved.offset, saved.signature)
+        self._open_records(entry)
+        self._n_resumed += 1
+        log.info("%s: resuming %r at offset %d", self.locate_address(), name, saved.offset)
+        return entry
+
+    def _open_records(self, entry: _File) -> None:
+        assert entry.raw is not None
+        entry.reader = _decompressed(entry.raw, entry.name)
+        entry.records = self._records(entry, entry.reader)
+        self._files[entry.name] = entry
+
+    def _records(self, entry: _File, reader: io.BufferedIOBase) -> Generator[Received, None, None]:
+        resume = entry.resume
+        if resume and self.SeekToResume:
+            reader.seek(resume)  # inside the generator: a failure fails the file like a read
+        name = entry.name
+        for event, offset in self.iter_records(name, reader):
+            if offset > resume:  # else acknowledged by an earlier run
+                yield Received(event, (name, offset), {"filename": name, "offset": offset})
+
+    # ------------------------------------------------------------------ the I/O contract
+
+    def open(self) -> None:
+        """Start: the first scan resumes what an earlier run left locked."""
+        with self._lock:
+            self._closed = False
+            self._first_scan = True
+            self._queue.clear()
+
+    def read(self, max_items: int) -> Sequence[Received] | None:
+        """Up to ``max_items`` records of the files found (rules 6 and 7).
+
+        Raises:
+            FileReadError: a file failed (it is set aside); the next read goes on with the others.
+        """
+        with self._lock:
+            if self._error is not None:
+                pending, self._error = self._error, None
+                raise pending
+            if self._closed:
+                return None
+            out: list[Received] = []
+            while len(out) < max_items:
+                error: FileReadError | None = None
+                entry = self._current
+                if entry is None:
+                    try:
+                        entry = self._next_file()
+                    except FileReadError as exc:
+                        error = exc
+                    else:
+                        if entry is None:
+                            break
+                        self._current = entry
+                if entry is not None:
+                    error = self._take(entry, out, max_items)
+                if error is not None:
+                    if out:
+                        self._error = error  # rule 6: what was read goes first
+                        break
+                    raise error
+            if out:
+                return out
+            return [] if self.Config["watch"] else None
+
+    def _take(self, entry: _File, out: list[Received], max_items: int) -> FileReadError | None:
+        """Move records of the current file into ``out``; handle its end or its failure."""
+        records = entry.records
+        assert records is not None
+        before, wanted = len(out), max_items - len(out)
+        try:
+            # extend() keeps what the generator yielded before it raised.
+            out.extend(islice(records, wanted))
+        except Exception as exc:
+            self._current = None
+            self._note_read_to(entry, out, before)
+            return self._fail(entry, exc)
+        self._note_read_to(entry, out, before)
+        if len(out) - before < wanted:  # the generator ended: the end of the file
+            self._current = None
+            entry.end = entry.read_to
+            self._close_reader(entry)
+            if entry.done():  # nothing left to acknowledge (empty, or resumed at its end)
+                return self._finish(entry)
+            self._limit_open_files()
+        return None
+
+    @staticmethod
+    def _note_read_to(entry: _File, out: list[Received], before: int) -> None:
+        if len(out) > before:
+            entry.read_to = out[-1].position[1]
+
+    def acknowledge(self, positions: Sequence[Any]) -> None:
+        """Save each file's highest acknowledged offset; finish files done (rule 4).
+
+        Raises:
+            FileReadError: an offset could not be saved or a finished file not post-processed
+                (the first such error; the others are logged).
+        """
+        with self._lock:
+            highest: dict[str, int] = {}
+            for name, offset in positions:
+                if offset > highest.get(name, -1):
+                    highest[name] = offset
+            errors: list[FileReadError] = []
+            for name, offset in highest.items():
+                entry = self._files.get(name)
+                if entry is None or offset <= entry.acked:
+                    continue
+                try:
+                    self._store.save(name, SavedOffset(offset, entry.signature))
+                except OSError as exc:
+                    errors.append(self._error_for(name, exc))
+                    continue
+                entry.acked = offset
+                if entry.done():
+                    error = self._finish(entry)
+                    if error is not None:
+                        errors.append(error)
+            if errors:
+                for error in errors[1:]:
+                    log.warning("%s: %s", self.locate_address(), error)
+                raise errors[0]
+
+    def close(self) -> None:
+        """Close every file; unfinished ones stay ``-locked`` with their offsets (rule 9)."""
+        with self._lock:
+            self._closed = True
+            self._current = None
+            for entry in self._files.values():
+                self._close_reader(entry)
+                self._release(entry)
+                self._n_interrupted += 1
+            self._files.clear()
+
+    # ------------------------------------------------------------------ finishing files
+
+    def _close_reader(self, entry: _File) -> None:
+        if entry.records is not None:
+            entry.records.close()
+            entry.records = None
+        if entry.reader is not None and entry.reader is not entry.raw:
+            try:
+                entry.reader.close()
+            except Exception:  # a decompressor may complain about a truncated end again
+                log.debug("closing the reader of %r failed", entry.name, exc_info=True)
+        entry.reader = None
+
+    def _release(self, entry: _File) -> None:
+        if entry.raw is not None:
+            entry.raw.close()  # releases the flock
+            entry.raw = None
+
+    def _limit_open_files(self) -> None:
+        """Rule 8: close the oldest fully read files beyond ``max_open_files``."""
+        held = [e for e in self._files.values() if e.raw is not None]
+        excess = len(held) - int(self.Config["max_open_files"])
+        for entry in held:
+            if excess <= 0:
+                return
+            if entry.end is not None:
+                self._release(entry)
+                excess -= 1
+
+    def _finish(self, entry: _File) -> FileReadError | None:
+        """Post-process a file read to the end and fully acknowledged (rule 4)."""
+        name, locked = entry.name, entry.locked
+        post = self.Config["post"]
+        del self._files[name]
         try:
             if post == "delete":
                 os.unlink(locked)
+                fsync_directory(os.path.dirname(locked))
             elif post == "noop":
-                os.rename(locked, filename)
-                self._noop_read[filename] = signature
+                os.rename(locked, name)
+                fsync_directory(os.path.dirname(locked))
+                signature = _signature(name)
+                if signature is not None:
+                    self._set_aside[name] = signature
             else:
                 destination = str(self.Config["move_destination"])
                 if destination:
                     os.makedirs(destination, exist_ok=True)
-                    target = os.path.join(destination, os.path.basename(filename) + "-processed")
+                    target = os.path.join(destination, os.path.basename(name) + "-processed")
                     shutil.move(locked, target)  # may cross filesystems
+                    fsync_directory(destination)
                 else:
-                    os.rename(locked, filename + "-processed")
+                    os.rename(locked, name + "-processed")
+                fsync_directory(os.path.dirname(locked))
+        except FileNotFoundError:
+            pass  # rule 8: a second pump resumed it and finished it first
         except OSError as exc:
-            # The events are out; only the bookkeeping failed. The file stays "-locked", so it is
-            # not read twice, and a human is told.
+            # The events are out and acknowledged; only the bookkeeping failed. The file stays
+            # "-locked" with its final offset (a restart finishes it without re-reading it).
+            self._release(entry)
+            self._given_up.add(locked)
             self._n_failed += 1
-            return self._report(pipeline, filename, exc)
+            return self._error_for(name, exc)
+        self._release(entry)
         self._n_processed += 1
-        return True
+        # Only now that the rename is durable: a crash before it must find the offset.
+        return self._forget(name)
+
+    def _fail(self, entry: _File, exc: Exception) -> FileReadError:
+        """Rule 6: set a file that cannot be read aside and describe why."""
+        name, locked = entry.name, entry.locked
+        del self._files[name]
+        self._close_reader(entry)
+        if self.Config["post"] == "noop":
+            self._rename(locked, name)
+            signature = _signature(name)
+            if signature is not None:
+                self._set_aside[name] = signature
+        else:
+            self._rename(locked, name + "-failed")
+        self._release(entry)
+        self._n_failed += 1
+        self._forget(name)
+        return self._error_for(name, exc)
+
+    def _forget(self, name: str) -> FileReadError | None:
+        """Remove a finished file's saved offset. A leftover is harmless (the next lock of that
+        name overwrites it, and without a ``-locked`` file it is never read), so a failure is
+        reported, not fatal."""
+        try:
+            self._store.remove(name)
+        except OSError as exc:
+            return self._error_for(name, exc)
+        return None
+
+    def _error_for(self, name: str, exc: BaseException) -> FileReadError:
+        error = FileReadError(name, exc)
+        error.__cause__ = exc
+        log.warning("%s: %s", self.locate_address(), error)
+        return error
 
     def _rename(self, src: str, dst: str) -> None:
         try:
             os.rename(src, dst)
         except OSError:
+            self._given_up.add(src)
             log.exception("%s: cannot rename %r to %r", self.locate_address(), src, dst)
 
-    def read(self, filename: str, f: io.BufferedIOBase) -> None:
-        """Emit the events of one file with ``self.process(event, context)``.
+    # ------------------------------------------------------------------ for subclasses
+
+    def iter_records(self, filename: str, f: io.BufferedIOBase) -> Iterator[tuple[Any, int]]:
+        """Yield ``(event, offset)`` for each record of one file, ``offset`` being the byte
+        offset just after the record (in the decompressed stream).
 
         Args:
-            filename: the file's original name (put it in the contexts you emit).
-            f: the file, opened for binary reading and already decompressed.
+            filename: the file's original name.
+            f: the file, opened for binary reading and already decompressed; positioned at its
+                start, or at the resume offset when the class sets ``SeekToResume``.
 
         Raises:
             Exception: anything raised marks the file ``-failed`` (see the module rules).
         """
-        raise NotImplementedError(f"{type(self).__name__}.read() is not implemented")
+        raise NotImplementedError(f"{type(self).__name__}.iter_records() is not implemented")
 
     def decode(self, raw: bytes) -> Any:
         """``raw`` as the event type of ``mode``: the bytes, or text decoded with ``encoding``.
@@ -281,8 +696,3 @@ class FileABCSource(TriggerSource):
             UnicodeDecodeError: in text mode, the bytes are not valid in the encoding.
         """
         return raw.decode(self.Encoding) if self.TextMode else raw
-
-
-def _signature(path: str) -> tuple[int, int]:
-    st = os.stat(path)
-    return (st.st_mtime_ns, st.st_size)

@@ -1,26 +1,38 @@
 """File sinks: CSV rows, raw blocks and JSON lines, each to a path from config or per event.
 
+They are ``BlockingSink``s: ``process`` runs on the executor's loop thread and only writes into
+an open file (Python's buffer, the page cache), which is cheap; ``flush`` runs in a worker thread
+and makes it durable; the executor acknowledges the sources' positions only after it returned.
+
 Rules:
 1. The output path is ``get_file_name(context, event)``: the ``path`` config key unless a
    subclass overrides it (to split output by day, by source file, …).
 2. ``flush()`` makes everything written so far durable: it flushes Python's buffers, fsyncs each
-   file and its directory, and closes the files. The next event reopens its file for appending
-   (a CSV file gets no second header), so a flush after each batch costs an ``open`` per file,
-   and a pump that ends with the executor's final flush leaves no file open.
-3. An event that cannot be written (wrong type, a CSV row with unknown columns, an I/O error) raises
-   from ``process``: the pipeline's error policy handles it, never a silent drop.
+   file written since the last flush and the directories files were created in, and raises when
+   any of it failed (the run is then poisoned: nothing more is acknowledged). A file that got no
+   event since the previous flush is closed, so routing by day does not pile up open files.
+3. At most ``max_open_files`` files stay open between flushes; writing to one more closes the
+   least recently used, which is then fsynced through a fresh descriptor at the next flush.
+4. An event that cannot be written (wrong type, a CSV row with unknown columns, an I/O error) raises
+   from ``process``: the pipeline's error policy handles it, never a silent drop. An I/O error
+   may also have lost bytes of earlier events still in Python's buffer, so it is raised again by
+   the next ``flush``: what was acknowledged is never what was lost.
+5. ``close()`` closes every file (the executor calls it after the last flush). Outside an
+   executor, call ``flush()`` then ``close()`` yourself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
-from pumpcore import ConfigError, Context, Sink
+from pumpcore import BlockingSink, ConfigError, Context
 
 from ._common import fsync_directory
 
@@ -28,10 +40,100 @@ if TYPE_CHECKING:
     from pumpcore import Pipeline
 
 
-class _FileSink(Sink):
-    """Common parts: the output path, build-time checks, durable flushing."""
+class _OpenFiles:
+    """A sink's open files by path, least recently used first (rules 2 and 3)."""
 
-    ConfigDefaults: ClassVar[Mapping[str, Any]] = {"path": ""}
+    def __init__(self) -> None:
+        self.files: OrderedDict[str, IO[Any]] = OrderedDict()
+        self.limit = 128
+        self._used: set[str] = set()
+        self._unsynced: set[str] = set()
+        self._dirs: set[str] = set()
+        self.errors: list[OSError] = []
+
+    def get(self, path: str) -> IO[Any] | None:
+        f = self.files.get(path)
+        if f is not None:
+            self.files.move_to_end(path)
+            self._used.add(path)
+        return f
+
+    def add(self, path: str, f: IO[Any]) -> None:
+        old = self.files.pop(path, None)
+        if old is not None:
+            self._close(path, old)
+        self.files[path] = f
+        self._used.add(path)
+        self._dirs.add(os.path.dirname(os.path.abspath(path)))
+        while len(self.files) > self.limit:
+            oldest, handle = self.files.popitem(last=False)
+            self._close(oldest, handle)
+
+    def _close(self, path: str, f: IO[Any]) -> None:
+        """Close a file before its flush: its data reach the OS now, fsync comes later."""
+        self._unsynced.add(path)
+        try:
+            f.close()
+        except OSError as exc:
+            self.errors.append(exc)  # rule 4: the next flush raises it
+
+    def broken(self, exc: OSError) -> None:
+        """A write failed: bytes of earlier events may be lost with it (rule 4)."""
+        self.errors.append(exc)
+
+    def sync(self) -> None:
+        """Rule 2: make everything durable, close idle files, raise the first failure."""
+        errors, self.errors = self.errors, []
+        for path, f in list(self.files.items()):
+            try:
+                f.flush()
+                os.fsync(f.fileno())
+            except OSError as exc:
+                errors.append(exc)
+                del self.files[path]
+                _close_quietly(f)  # its buffer is gone; the next event reopens it
+                continue
+            if path not in self._used:
+                del self.files[path]
+                f.close()
+        for path in sorted(self._unsynced):
+            try:
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                errors.append(exc)
+        for directory in sorted(self._dirs):
+            fsync_directory(directory)
+        self._used.clear()
+        self._unsynced.clear()
+        self._dirs.clear()
+        if errors:
+            raise errors[0]
+
+    def close_all(self) -> None:
+        files, self.files = self.files, OrderedDict()
+        first: OSError | None = None
+        for f in files.values():
+            try:
+                f.close()
+            except OSError as exc:
+                first = first or exc
+        if first is not None:
+            raise first
+
+
+def _close_quietly(f: IO[Any]) -> None:
+    with contextlib.suppress(OSError):
+        f.close()
+
+
+class _FileSink(BlockingSink):
+    """Common parts: the output path, build-time checks, open files, durable flushing."""
+
+    ConfigDefaults: ClassVar[Mapping[str, Any]] = {"path": "", "max_open_files": 128}
 
     def __init__(
         self,
@@ -39,7 +141,7 @@ class _FileSink(Sink):
         id: str | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> None:
-        self._dirty_dirs: set[str] = set()
+        self._files = _OpenFiles()
         super().__init__(pipeline, id, config)
         self._apply_config()
 
@@ -57,6 +159,10 @@ class _FileSink(Sink):
             raise ConfigError(
                 f"{self._owner()}: config key 'path' is empty; set it or override get_file_name()"
             )
+        limit = int(self.Config["max_open_files"])
+        if limit < 1:
+            raise ConfigError(f"{self._owner()}: config key 'max_open_files' must be >= 1")
+        self._files.limit = limit
 
     def get_file_name(self, context: Context, event: Any) -> str:
         """The file ``event`` goes to (BSPump's hook): the ``path`` config key by default.
@@ -69,21 +175,19 @@ class _FileSink(Sink):
         name = os.fspath(self.get_file_name(context, event))
         if not name:
             raise ValueError(f"{self._owner()}: get_file_name() returned an empty path")
-        self._dirty_dirs.add(os.path.dirname(os.path.abspath(name)))
         return name
 
-    def _sync_directories(self) -> None:
-        for directory in sorted(self._dirty_dirs):
-            fsync_directory(directory)
-        self._dirty_dirs.clear()
+    def flush(self) -> None:
+        """Make every event written so far durable (rule 2).
 
+        Raises:
+            OSError: a file could not be written or synced; the events are not durable.
+        """
+        self._files.sync()
 
-def _sync_and_close(f: IO[Any]) -> None:
-    try:
-        f.flush()
-        os.fsync(f.fileno())
-    finally:
-        f.close()
+    def close(self) -> None:
+        """Close every file (rule 5)."""
+        self._files.close_all()
 
 
 class FileCSVSink(_FileSink):
@@ -110,6 +214,7 @@ class FileCSVSink(_FileSink):
         >>> sink.flush()
         >>> target.read_text()
         'name,age\\nEva,31\\n'
+        >>> sink.close()
         >>> tmp.cleanup()
     """
 
@@ -132,7 +237,7 @@ class FileCSVSink(_FileSink):
         id: str | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> None:
-        self._open_files: dict[str, tuple[IO[str], csv.DictWriter[str]]] = {}
+        self._writers: dict[str, tuple[IO[str], csv.DictWriter[str]]] = {}
         self._columns: dict[str, list[str]] = {}
         super().__init__(pipeline, id, config)
 
@@ -169,8 +274,9 @@ class FileCSVSink(_FileSink):
             TypeError: the first event of a file is not a mapping.
         """
         path = self._target(context, event)
-        entry = self._open_files.get(path)
-        if entry is None:
+        f = self._files.get(path)
+        entry = self._writers.get(path)
+        if f is None or entry is None or entry[0] is not f:  # not open, or reopened
             columns = self._columns.get(path)
             fresh = columns is None
             if columns is None:
@@ -189,21 +295,25 @@ class FileCSVSink(_FileSink):
                 f.close()
                 raise
             self._columns[path] = columns
-            entry = self._open_files[path] = (f, writer)
-        entry[1].writerow(event)
-
-    def flush(self) -> None:
-        """Flush, fsync and close every open file (rule 2)."""
-        files, self._open_files = self._open_files, {}
-        for f, _ in files.values():
-            _sync_and_close(f)
-        self._sync_directories()
+            self._files.add(path, f)
+            entry = self._writers[path] = (f, writer)
+        try:
+            entry[1].writerow(event)  # an unknown key raises ValueError before writing
+        except OSError as exc:
+            self._files.broken(exc)
+            raise
 
     def rotate(self) -> None:
         """Close the files (durably); the next event to each path truncates it and writes a new
-        header (BSPump's ``rotate``)."""
+        header (BSPump's ``rotate``).
+
+        Raises:
+            OSError: as ``flush``.
+        """
         self.flush()
+        self.close()
         self._columns.clear()
+        self._writers.clear()
 
 
 class _NullWriter:
@@ -233,6 +343,7 @@ class FileBlockSink(_FileSink):
         >>> sink.flush()
         >>> target.read_bytes()
         b'second'
+        >>> sink.close()
         >>> tmp.cleanup()
     """
 
@@ -246,7 +357,6 @@ class FileBlockSink(_FileSink):
         id: str | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> None:
-        self._written: set[str] = set()
         super().__init__(pipeline, id, config)
 
     def _apply_config(self) -> None:
@@ -269,6 +379,9 @@ class FileBlockSink(_FileSink):
             flags |= self._FLAGS[name]
         self._flags = flags
 
+    def _open_fd(self, path: str, _flags: int) -> int:
+        return os.open(path, self._flags, 0o666)  # the configured flags, not open()'s
+
     def process(self, context: Context, event: Any) -> None:
         """Write the event to its file.
 
@@ -284,21 +397,18 @@ class FileBlockSink(_FileSink):
         else:
             raise TypeError(f"{self._owner()}: expects bytes or str, got {type(event).__name__}")
         path = self._target(context, event)
-        fd = os.open(path, self._flags, 0o666)
-        with os.fdopen(fd, "wb") as f:
+        replace = self.Config["mode"] == "wb"
+        f = self._files.get(path)
+        if f is None or replace:
+            # Opened again for each event in "wb" mode: O_TRUNC replaces the content and
+            # O_EXCL refuses a second block, as each event's own open did in BSPump.
+            f = open(path, "wb" if replace else "ab", opener=self._open_fd)  # noqa: SIM115
+            self._files.add(path, f)
+        try:
             f.write(data)
-        self._written.add(path)
-
-    def flush(self) -> None:
-        """fsync every file written since the last flush, and their directories (rule 2)."""
-        written, self._written = self._written, set()
-        for path in sorted(written):
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        self._sync_directories()
+        except OSError as exc:
+            self._files.broken(exc)
+            raise
 
 
 class FileJSONLinesSink(_FileSink):
@@ -323,6 +433,7 @@ class FileJSONLinesSink(_FileSink):
         >>> sink.flush()
         >>> target.read_text()
         '{"a":1}\\n[2,"b"]\\n'
+        >>> sink.close()
         >>> tmp.cleanup()
     """
 
@@ -334,7 +445,6 @@ class FileJSONLinesSink(_FileSink):
         id: str | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> None:
-        self._open_files: dict[str, IO[bytes]] = {}
         self._opened_once: set[str] = set()
         super().__init__(pipeline, id, config)
 
@@ -350,17 +460,14 @@ class FileJSONLinesSink(_FileSink):
         """Append the event as a JSON line."""
         line = orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)  # fails before any I/O
         path = self._target(context, event)
-        f = self._open_files.get(path)
+        f = self._files.get(path)
         if f is None:
             truncate = self.Config["mode"] == "w" and path not in self._opened_once
-            mode = "wb" if truncate else "ab"
-            f = self._open_files[path] = open(path, mode)  # noqa: SIM115 (closed by flush)
+            f = open(path, "wb" if truncate else "ab")  # noqa: SIM115 (closed by flush or close)
+            self._files.add(path, f)
             self._opened_once.add(path)
-        f.write(line)
-
-    def flush(self) -> None:
-        """Flush, fsync and close every open file (rule 2)."""
-        files, self._open_files = self._open_files, {}
-        for f in files.values():
-            _sync_and_close(f)
-        self._sync_directories()
+        try:
+            f.write(line)
+        except OSError as exc:
+            self._files.broken(exc)
+            raise

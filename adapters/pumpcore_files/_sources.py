@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pumpcore import ConfigError
@@ -27,38 +27,48 @@ def _strip_newline(raw: bytes) -> bytes:
 class FileLineSource(FileABCSource):
     """Emits each line of each file, without its line terminator (``\\n`` or ``\\r\\n``).
 
-    Each event's context is ``{"filename": <original name>, "offset": <byte offset just after
-    the line>}`` (in the decompressed stream for compressed files). The offset is where reading
-    would resume after this line; the executor's at-least-once contract will commit it once every
-    event up to it is written, so a restart skips what was done.
+    Each event's position is ``(filename, offset)`` and its context ``{"filename": <original
+    name>, "offset": <byte offset just after the line>}`` (in the decompressed stream for
+    compressed files). The offset is where reading resumes after this line: once the executor
+    acknowledges it (every event up to it written), it is saved, so a restart skips what was done.
+    Resuming seeks straight to the saved offset.
 
     Config: those of ``FileABCSource`` (``mode = "r"`` decodes lines as text; an invalid byte
     sequence then fails the file).
 
-    Example:
+    Example (the executor's calls made by hand; ``pumpcore_executors.run`` makes them for you):
         >>> import pathlib, tempfile
-        >>> from pumpcore import Pipeline
-        >>> from pumpcore.common import ListSink
         >>> tmp = tempfile.TemporaryDirectory()
         >>> folder = pathlib.Path(tmp.name)
         >>> _ = (folder / "a.log").write_bytes(b"one\\ntwo\\n")
-        >>> source = FileLineSource(config={"path": str(folder / "*.log")})
-        >>> p, sink = Pipeline("P"), ListSink(keep_contexts=True)
-        >>> p.build(source, sink)
-        >>> source.cycle()
-        >>> sink.Events, [c["offset"] for c in sink.Contexts]
-        ([b'one', b'two'], [4, 8])
+        >>> source = FileLineSource(config={"path": str(folder / "*.log"), "watch": False})
+        >>> source.open()
+        >>> received = source.read(10)
+        >>> [(r.event, r.position[1]) for r in received]
+        [(b'one', 4), (b'two', 8)]
+        >>> sorted(path.name for path in folder.iterdir())  # hidden: the saved offset
+        ['.a.log.pumpcore-offset', 'a.log-locked']
+        >>> source.acknowledge([r.position for r in received])
         >>> sorted(path.name for path in folder.iterdir())
         ['a.log-processed']
+        >>> source.read(10) is None  # watch is off: nothing more, the input ended
+        True
+        >>> source.close()
         >>> tmp.cleanup()
     """
 
-    def read(self, filename: str, f: io.BufferedIOBase) -> None:
-        """Emit the lines of ``f``."""
-        offset = 0
+    SeekToResume: ClassVar[bool] = True
+
+    def iter_records(self, filename: str, f: io.BufferedIOBase) -> Iterator[tuple[Any, int]]:
+        """The lines of ``f`` with the offset just after each."""
+        offset = f.tell()  # not 0 when resuming: the base class seeks to the saved offset
+        # The hot loop of every file pump: terminators stripped and text decoded inline.
+        encoding = self.Encoding if self.TextMode else None
         for raw in f:
             offset += len(raw)
-            self.process(self.decode(_strip_newline(raw)), {"filename": filename, "offset": offset})
+            if raw.endswith(b"\n"):
+                raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+            yield (raw if encoding is None else raw.decode(encoding)), offset
 
 
 class FileMultiLineSource(FileABCSource):
@@ -76,15 +86,17 @@ class FileMultiLineSource(FileABCSource):
 
     Example:
         >>> import pathlib, tempfile
+        >>> import pumpcore_executors
         >>> from pumpcore import Pipeline
         >>> from pumpcore.common import ListSink
         >>> tmp = tempfile.TemporaryDirectory()
         >>> folder = pathlib.Path(tmp.name)
         >>> _ = (folder / "a.log").write_bytes(b"<1> start\\n  more\\n<2> next\\n")
-        >>> source = FileMultiLineSource(separator="<", config={"path": str(folder / "*")})
+        >>> config = {"path": str(folder / "*"), "watch": False}
+        >>> source = FileMultiLineSource(separator="<", config=config)
         >>> p, sink = Pipeline("P"), ListSink()
         >>> p.build(source, sink)
-        >>> source.cycle()
+        >>> _ = pumpcore_executors.run(p)
         >>> sink.Events
         [b'<1> start\\n  more', b'<2> next']
         >>> tmp.cleanup()
@@ -116,21 +128,18 @@ class FileMultiLineSource(FileABCSource):
                 f"{self._owner()}: no separator; pass separator=... or set config 'separator'"
             )
 
-    def read(self, filename: str, f: io.BufferedIOBase) -> None:
-        """Emit the records of ``f``."""
+    def iter_records(self, filename: str, f: io.BufferedIOBase) -> Iterator[tuple[Any, int]]:
+        """The records of ``f``; a record's offset is just after its last line."""
         latch: list[bytes] = []
         offset = 0
         for raw in f:
             if latch and raw.startswith(self._separator):
-                self._emit(filename, latch, offset)
+                yield self.decode(b"\n".join(latch)), offset
                 latch = []
             offset += len(raw)
             latch.append(_strip_newline(raw))
         if latch:
-            self._emit(filename, latch, offset)
-
-    def _emit(self, filename: str, lines: list[bytes], offset: int) -> None:
-        self.process(self.decode(b"\n".join(lines)), {"filename": filename, "offset": offset})
+            yield self.decode(b"\n".join(latch)), offset
 
 
 def _as_bool(owner: str, key: str, value: Any) -> bool:
@@ -178,15 +187,17 @@ class FileCSVSource(FileABCSource):
 
     Example:
         >>> import pathlib, tempfile
+        >>> import pumpcore_executors
         >>> from pumpcore import Pipeline
         >>> from pumpcore.common import ListSink
         >>> tmp = tempfile.TemporaryDirectory()
         >>> folder = pathlib.Path(tmp.name)
         >>> _ = (folder / "a.csv").write_text("name;age\\nEva;31\\n")
-        >>> source = FileCSVSource(config={"path": str(folder / "*.csv"), "delimiter": ";"})
+        >>> config = {"path": str(folder / "*.csv"), "delimiter": ";", "watch": False}
+        >>> source = FileCSVSource(config=config)
         >>> p, sink = Pipeline("P"), ListSink()
         >>> p.build(source, sink)
-        >>> source.cycle()
+        >>> _ = pumpcore_executors.run(p)
         >>> sink.Events
         [{'name': 'Eva', 'age': '31'}]
         >>> tmp.cleanup()
@@ -252,13 +263,22 @@ class FileCSVSource(FileABCSource):
         """The ``csv.DictReader`` over lines of text (BSPump's hook: override to customise)."""
         return csv.DictReader(f, fieldnames=self.FieldNames, dialect=self.Dialect, **self._options)
 
-    def read(self, filename: str, f: io.BufferedIOBase) -> None:
-        """Emit the rows of ``f``."""
-        # Each raw line keeps its terminator, as a file opened with newline="" would give it:
-        # csv needs them to read quoted fields that span lines.
-        lines = (raw.decode(self.Encoding) for raw in f)
-        for row in self.reader(lines):
-            self.process(row, {"filename": filename})
+    def iter_records(self, filename: str, f: io.BufferedIOBase) -> Iterator[tuple[Any, int]]:
+        """The rows of ``f``; a row's offset is just after its last line."""
+        offset = 0
+
+        def lines() -> Iterator[str]:
+            # Each raw line keeps its terminator, as a file opened with newline="" would give
+            # it: csv needs them to read quoted fields that span lines. csv pulls lines only as
+            # it needs them, so once a row is out, ``offset`` is just after its last line.
+            nonlocal offset
+            encoding = self.Encoding
+            for raw in f:
+                offset += len(raw)
+                yield raw.decode(encoding)
+
+        for row in self.reader(lines()):
+            yield row, offset
 
 
 class FileJSONSource(FileABCSource):
@@ -268,17 +288,18 @@ class FileJSONSource(FileABCSource):
     ``encoding`` first when one is set. Invalid JSON fails the file (``-failed``).
     """
 
-    def read(self, filename: str, f: io.BufferedIOBase) -> None:
-        """Parse ``f`` and emit the document."""
+    def iter_records(self, filename: str, f: io.BufferedIOBase) -> Iterator[tuple[Any, int]]:
+        """The document of ``f``, its offset the length of the file."""
         data = f.read()
         document = json.loads(data.decode(self.Encoding) if self.Config["encoding"] else data)
-        self.process(document, {"filename": filename})
+        yield document, len(data)
 
 
 class FileBlockSource(FileABCSource):
     """Emits each file's whole content as one event (``bytes``, or ``str`` in ``"r"`` mode),
     with ``filename`` in the context."""
 
-    def read(self, filename: str, f: io.BufferedIOBase) -> None:
-        """Emit the content of ``f``."""
-        self.process(self.decode(f.read()), {"filename": filename})
+    def iter_records(self, filename: str, f: io.BufferedIOBase) -> Iterator[tuple[Any, int]]:
+        """The content of ``f``, its offset the length of the file."""
+        data = f.read()
+        yield self.decode(data), len(data)

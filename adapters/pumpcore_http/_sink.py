@@ -1,13 +1,30 @@
-"""HTTPClientSink: sends each event to a URL, retrying, and raising when it cannot."""
+"""HTTPClientSink: buffers events, sends them to a URL on flush, retrying, raising when it cannot.
+
+It is a ``BlockingSink``: ``process`` runs on the executor's loop thread, so it only encodes and
+buffers; ``flush`` runs in a worker thread and sends (each event, or ``batch_size`` of them per
+request). The executor acknowledges the sources' positions only after ``flush`` returned, so an
+event is never acknowledged before the server accepted it.
+
+Rules:
+1. ``flush`` sends the buffer in order and returns once every request was accepted.
+2. A request that still fails after its retries (see ``pumpcore_http``'s retry rules) makes
+   ``flush`` raise ``HTTPClientError``: never a silent drop. The events of that request are given
+   up (counted in ``statistics().failures``; the run is poisoned, so nothing from here on is
+   acknowledged and a restart sends them again); the events after it stay buffered and go first
+   on the next flush.
+3. An event that cannot be encoded raises from ``process``: the pipeline's error policy handles
+   it, without a request.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
-from pumpcore import ConfigError, Context, Sink
+from pumpcore import BlockingSink, ConfigError, Context
 
 from ._client import (
     HTTPClientStatistics,
@@ -25,17 +42,14 @@ if TYPE_CHECKING:
     from pumpcore import Pipeline
 
 
-class HTTPClientSink(Sink):
-    """Sends each event as the body of one request (POST by default).
+class HTTPClientSink(BlockingSink):
+    """Sends events as request bodies (POST by default), one event per request or in batches.
 
     ``bytes`` go as they are, ``str`` as UTF-8 text, anything else as JSON (orjson); a
-    ``Content-Type`` is set for text and JSON unless the configured headers set one. A failed
-    attempt is retried (see ``pumpcore_http``'s retry rules); when the last one fails, ``process``
-    raises ``HTTPClientError`` and the pipeline's error policy handles the event, so it is counted
-    and, with a dead-letter sink, kept, never silently dropped.
-
-    ``process`` blocks while it sends, retries and chills down. Connections are kept alive
-    between events and closed by ``flush``, so a pump leaves none open when its run ends.
+    ``Content-Type`` is set for text and JSON unless the configured headers set one. A batch
+    (``batch_size`` above 1) is the events' bodies each followed by a newline (NDJSON for JSON
+    events, ``application/x-ndjson``). Sending happens in ``flush`` (see the module rules);
+    connections are kept alive between flushes and closed by ``close``.
 
     Config:
         url: where to send. Required.
@@ -45,6 +59,7 @@ class HTTPClientSink(Sink):
         retries: how many times a failed attempt is retried.
         fail_chilldown: seconds to wait before each retry.
         timeout: seconds to wait for the connection and for each read of the response.
+        batch_size: events per request (1: BSPump's one request per event).
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
@@ -55,6 +70,7 @@ class HTTPClientSink(Sink):
         "retries": 2,
         "fail_chilldown": 1.0,
         "timeout": 30.0,
+        "batch_size": 1,
     }
 
     def __init__(
@@ -64,6 +80,7 @@ class HTTPClientSink(Sink):
         config: Mapping[str, Any] | None = None,
     ) -> None:
         self._session: requests.Session | None = None
+        self._buffer: deque[tuple[bytes, str | None]] = deque()
         super().__init__(pipeline, id, config)
         self._client = RetryingClient(type(self).__name__)
         self._apply_config()
@@ -93,12 +110,15 @@ class HTTPClientSink(Sink):
             owner, "fail_chilldown", config["fail_chilldown"], allow_zero=True
         )
         self._timeout = positive(owner, "timeout", config["timeout"], allow_zero=False)
+        self._batch_size = int(config["batch_size"])
+        if self._batch_size < 1:
+            raise ConfigError(f"{owner}: config key 'batch_size' must be >= 1")
         self._has_content_type = any(k.lower() == "content-type" for k in self.Headers)
         if self.Pipeline is not None and not self.URL:
             raise ConfigError(f"{owner}: config key 'url' is empty; give the URL to send to")
 
     def statistics(self) -> HTTPClientStatistics:
-        """Requests sent, failed attempts and events given up so far."""
+        """Requests sent, failed attempts and requests given up so far."""
         return self._client.statistics()
 
     def encode(self, event: Any) -> tuple[bytes, str | None]:
@@ -115,14 +135,44 @@ class HTTPClientSink(Sink):
             return event.encode("utf-8"), "text/plain; charset=utf-8"
         return orjson.dumps(event), "application/json"
 
+    def encode_batch(self, bodies: Sequence[tuple[bytes, str | None]]) -> tuple[bytes, str | None]:
+        """One request body for several encoded events: each followed by a newline.
+
+        Override it for another batch format (a JSON array, a bulk API's framing).
+        """
+        types = {content_type for _, content_type in bodies}
+        content_type = None
+        if types == {"application/json"}:
+            content_type = "application/x-ndjson"
+        elif len(types) == 1:
+            content_type = types.pop()
+        return b"".join(body + b"\n" for body, _ in bodies), content_type
+
     def process(self, context: Context, event: Any) -> None:
-        """Send the event.
+        """Encode the event and buffer it for the next flush.
 
         Raises:
-            HTTPClientError: no attempt got an accepted response.
-            TypeError: the event cannot be encoded.
+            TypeError: the event cannot be encoded (rule 3).
         """
-        body, content_type = self.encode(event)
+        self._buffer.append(self.encode(event))
+
+    def flush(self) -> None:
+        """Send everything buffered, in order (rules 1 and 2).
+
+        Raises:
+            HTTPClientError: a request got no accepted response after its retries.
+        """
+        buffer = self._buffer
+        while buffer:
+            n = min(self._batch_size, len(buffer))
+            chunk = [buffer[i] for i in range(n)]
+            single = self._batch_size == 1  # a short last batch keeps the batch format
+            body, content_type = chunk[0] if single else self.encode_batch(chunk)
+            for _ in range(n):
+                buffer.popleft()  # given up if the send raises (rule 2)
+            self._send(body, content_type)
+
+    def _send(self, body: bytes, content_type: str | None) -> None:
         headers = dict(self.Headers)
         if content_type is not None and not self._has_content_type:
             headers["Content-Type"] = content_type
@@ -141,8 +191,10 @@ class HTTPClientSink(Sink):
         )
         response.close()
 
-    def flush(self) -> None:
-        """Every event taken was already answered; close the kept-alive connections."""
+    def close(self) -> None:
+        """Close the kept-alive connections. Events still buffered (the last flush failed) are
+        not sent; they were never acknowledged."""
         session, self._session = self._session, None
+        self._buffer.clear()
         if session is not None:
             session.close()

@@ -1,68 +1,89 @@
 """StdinLineSource: lines of a text stream (standard input by default) as events, until EOF.
 
-It is a plain pulled source, not a trigger source: the executor pumps it only while its pipeline
-is ready, so a slow pipeline holds the producer back through the pipe (backpressure) instead of
-lines piling up in memory.
+It is a ``BlockingSource``: the executor calls ``read`` in a worker thread (inline under the sync
+executor) only while the source's buffer runs low and its pipeline is ready, so a slow pipeline
+holds the producer back through the pipe (backpressure) instead of lines piling up in memory.
 
 Rules:
-1. ``pump`` blocks for the first line of a batch only; further lines join the batch while the
-   stream has data ready (``select`` on its descriptor; an in-memory stream never blocks), so an
-   interactive or trickling producer sees each line processed as soon as it is written.
-2. Lines the pipeline did not take (a hard error stopped it mid-batch) are kept and offered first
-   on the next ``pump``; nothing read is lost.
-3. End of file exhausts the source, which lets a finite run end.
+1. ``read`` waits at most ``read_timeout`` seconds for input, then returns what came: the
+   complete lines, or ``[]`` when none did (the executor reads again at once). Never waiting
+   longer keeps a stop prompt, and an interactive or trickling producer sees each line processed
+   as soon as it is written.
+2. A stream with a file descriptor (a pipe, a terminal, a file) is read with ``os.read`` on the
+   descriptor: it returns what is there without waiting for more, where ``readline`` would block
+   on half a line. Lines are cut at the byte ``\\n`` (so the encoding must be ASCII-compatible, as
+   standard input's is), lose a trailing ``\\r`` and are decoded one by one with the stream's
+   encoding and error handler: a line that does not decode is reported by the next ``read``
+   (the error policy decides) and the lines around it go on. Whatever Python's own ``sys.stdin``
+   buffer already holds (read before the source started) is not seen. A stream without a
+   descriptor (``io.StringIO``) is read with ``readline``, which never waits for such a stream.
+3. End of file returns the last, unterminated line if any, then None: the input ended, which lets
+   a finite run end.
+4. Standard input cannot be read again, so events carry no position: there is nothing to
+   acknowledge, and a line read is the pipeline's from then on (a hard error keeps untaken lines
+   in the source's buffer until the pipeline recovers).
 """
 
 from __future__ import annotations
 
+import os
 import select
 import sys
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TextIO
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
-from pumpcore import Source
+from pumpcore import BlockingSource, Received
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
 
+_CHUNK = 65536
 
-def _has_data(stream: TextIO) -> bool:
-    """True when reading ``stream`` now would not wait for the writer (as far as we can tell)."""
+
+def _descriptor(stream: TextIO) -> int | None:
+    """The stream's file descriptor, or None when it has none (an in-memory stream)."""
     try:
-        fd = stream.fileno()
-    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation: an in-memory stream
-        return True
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return None
+
+
+def _wait_readable(fd: int, timeout: float) -> bool:
+    """True when reading ``fd`` now would not wait (or when we cannot tell: then we read)."""
     try:
-        readable, _, _ = select.select([fd], [], [], 0)
+        readable, _, _ = select.select([fd], [], [], timeout)
     except (OSError, ValueError):  # select() refuses this kind of descriptor (pipes on Windows)
-        return False
+        return True
     return bool(readable)
 
 
-class StdinLineSource(Source):
+class StdinLineSource(BlockingSource):
     """Emits each line of a text stream as a ``str`` event, without its line terminator.
 
     Args:
         pipeline: the pipeline to join now (optional; ``build`` attaches it too).
         id: the component id (default: the class name).
-        config: configuration keys (none are defined).
+        config: configuration keys (below).
         stream: the text stream to read; None means ``sys.stdin`` at the moment of reading, so a
             host or test that replaces ``sys.stdin`` is honoured.
 
-    ``pump`` blocks until a line (or EOF) arrives. Under the synchronous executor that is the
-    point; an executor that must not block its loop runs the pump in a worker thread.
+    Config:
+        read_timeout: seconds a read waits for input before answering ``[]`` (rule 1).
+        read_size, poll_interval, retry_delay: see ``IOSource`` (``poll_interval`` is 0 here:
+            the read itself waited).
 
-    Example:
+    Example (the executor's calls made by hand; ``pumpcore_executors.run`` makes them):
         >>> import io
-        >>> from pumpcore import Pipeline
-        >>> from pumpcore.common import ListSink
-        >>> p, sink = Pipeline("P"), ListSink()
-        >>> p.build(StdinLineSource(stream=io.StringIO("a\\nb\\r\\nc")), sink)
-        >>> p.locate_source("StdinLineSource").pump(100)
-        3
-        >>> sink.Events
+        >>> source = StdinLineSource(stream=io.StringIO("a\\nb\\r\\nc"))
+        >>> [r.event for r in source.read(100)]
         ['a', 'b', 'c']
+        >>> source.read(100) is None
+        True
     """
+
+    ConfigDefaults: ClassVar[Mapping[str, Any]] = {"read_timeout": 0.2, "poll_interval": 0.0}
 
     def __init__(
         self,
@@ -74,9 +95,12 @@ class StdinLineSource(Source):
     ) -> None:
         super().__init__(pipeline, id, config)
         self._stream = stream
+        self._lock = threading.Lock()
+        self._partial = b""
         self._pending: list[str] = []
+        self._bad: list[UnicodeDecodeError] = []
         self._eof = False
-        #: Lines read from the stream so far.
+        #: Lines read from the stream so far (handed to the executor).
         self.lines_read = 0
 
     @property
@@ -84,45 +108,74 @@ class StdinLineSource(Source):
         """The stream read now: the given one, else the current ``sys.stdin``."""
         return self._stream if self._stream is not None else sys.stdin
 
-    def _read_batch(self, max_items: int) -> list[str]:
-        stream = self.Stream
-        lines: list[str] = []
-        while len(lines) < max_items:
-            if lines and not _has_data(stream):
-                break  # rule 1: never wait for a line once the batch has something to offer
+    def read(self, max_items: int) -> Sequence[Received] | None:
+        """Up to ``max_items`` lines; ``[]`` when none came within ``read_timeout``; None after
+        the end of the input (rules 1-3)."""
+        with self._lock:
+            if self._bad and not self._pending:
+                raise self._bad.pop(0)  # rule 2: after the lines read before it
+            if len(self._pending) < max_items and not self._eof:
+                stream = self.Stream
+                fd = _descriptor(stream)
+                if fd is None:
+                    self._read_lines(stream, max_items - len(self._pending))
+                else:
+                    self._read_descriptor(stream, fd, max_items - len(self._pending))
+            lines, self._pending = self._pending[:max_items], self._pending[max_items:]
+            if not lines and self._eof and not self._bad:
+                return None
+            self.lines_read += len(lines)
+            return [Received(line) for line in lines]
+
+    def _read_lines(self, stream: TextIO, wanted: int) -> None:
+        for _ in range(wanted):
             line = stream.readline()
             if line == "":
                 self._eof = True
-                break
-            if line.endswith("\n"):
-                line = line[:-1]
-                if line.endswith("\r"):  # a stream opened with newline="" keeps CRLF
-                    line = line[:-1]
-            lines.append(line)
-        self.lines_read += len(lines)
-        return lines
+                return
+            self._pending.append(_strip(line) if line.endswith("\n") else line)
 
-    def pump(self, max_items: int) -> int:
-        """Read up to ``max_items`` lines (blocking for the first) and process them.
+    def _read_descriptor(self, stream: TextIO, fd: int, wanted: int) -> None:
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        errors = getattr(stream, "errors", None) or "strict"
+        deadline = time.monotonic() + float(self.Config["read_timeout"])
+        got = 0
+        # Rule 1: wait (until the deadline) for a first complete line only; after that, take
+        # what is there and return.
+        while got < wanted:
+            wait = 0.0 if got else max(0.0, deadline - time.monotonic())
+            if not _wait_readable(fd, wait):
+                return
+            chunk = os.read(fd, _CHUNK)
+            if not chunk:
+                if self._partial:
+                    self._decode(self._partial, encoding, errors)
+                    self._partial = b""
+                self._eof = True
+                return
+            *complete, self._partial = (self._partial + chunk).split(b"\n")
+            for raw in complete:
+                self._decode(raw, encoding, errors)
+            got += len(complete)  # more than wanted stay pending for the next read
 
-        Returns:
-            How many lines the pipeline took.
-        """
-        pipeline = self.Pipeline
-        if pipeline is None:
-            raise RuntimeError(f"source {self.Id!r} is not part of a pipeline")
-        if not self._pending and not self._eof:
-            self._pending = self._read_batch(max_items)
-        if not self._pending:
-            return 0
-        taken = pipeline.process_events(self._pending)
-        self._pending = self._pending[taken:]
-        return taken
+    def _decode(self, raw: bytes, encoding: str, errors: str) -> None:
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        try:
+            self._pending.append(raw.decode(encoding, errors))
+        except UnicodeDecodeError as exc:
+            self._bad.append(exc)
 
-    def has_pending(self) -> bool:
-        """True until EOF was read and every line read was taken."""
-        return bool(self._pending) or not self._eof
+    def close(self) -> None:
+        """Forget lines not handed over (the stream itself belongs to the process)."""
+        with self._lock:
+            self._partial = b""
+            self._pending.clear()
 
-    def exhausted(self) -> bool:
-        """True once EOF was read and every line was taken."""
-        return self._eof and not self._pending
+
+def _strip(line: str) -> str:
+    return _strip_cr(line[:-1])
+
+
+def _strip_cr(line: str) -> str:
+    return line[:-1] if line.endswith("\r") else line
