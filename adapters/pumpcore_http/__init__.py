@@ -1,4 +1,6 @@
 """HTTP client side on ``requests``: a polling source, a sink, and a lookup provider with ETags.
+Server side and WebSocket on anyio, h11 and wsproto: a webhook source, a WebSocket server source
+and a WebSocket client sink, running under every executor.
 
 Install with ``pip install "pumpcore[http]"``.
 """
@@ -8,11 +10,25 @@ from ._client import HTTPClientStatistics as HTTPClientStatistics
 from ._lookup import HTTPLookupProvider as HTTPLookupProvider
 from ._sink import HTTPClientSink as HTTPClientSink
 from ._source import HTTPClientSource as HTTPClientSource
+from ._webhook import HTTPServerSource as HTTPServerSource
+from ._webhook import HTTPServerStatistics as HTTPServerStatistics
+from ._websocket import WebSocketServerStatistics as WebSocketServerStatistics
+from ._websocket import WebSocketSource as WebSocketSource
+from ._websocket_sink import HTTPClientWebSocketSink as HTTPClientWebSocketSink
+from ._websocket_sink import WebSocketClientError as WebSocketClientError
+from ._websocket_sink import WebSocketClientStatistics as WebSocketClientStatistics
 
 __all__ = (
     "HTTPClientError",
     "HTTPClientSink",
     "HTTPClientSource",
     "HTTPClientStatistics",
+    "HTTPClientWebSocketSink",
     "HTTPLookupProvider",
+    "HTTPServerSource",
+    "HTTPServerStatistics",
+    "WebSocketClientError",
+    "WebSocketClientStatistics",
+    "WebSocketServerStatistics",
+    "WebSocketSource",
 )

@@ -1,0 +1,246 @@
+"""What the server sources (``HTTPServerSource``, ``WebSocketSource``) share: the ``listen``
+address, the listener, the accept loop and the queue between connections and ``read``.
+
+Rules:
+1. ``open`` binds (port 0 picks a free port; ``address`` tells which), so a bind error fails the
+   run at start with the address in the message, and a client in the same run can learn the port
+   before anything is sent. ``serve`` accepts; ``aclose`` unbinds.
+2. Connections hand what they receive to a queue that ``read`` drains. Its bound and what
+   reaching it means are the protocol's choice: the webhook counts requests (``queue_size``)
+   and answers 503 at once, the WebSocket server counts bytes (``buffer_size``) and stops
+   reading the connection (TCP pushes back on the client).
+3. A connection's failure ends that connection only. A peer that goes away is routine (logged at
+   debug); anything else is logged and counted, and the server goes on accepting. A failing
+   ``accept`` (out of file descriptors) is retried after a pause instead of ending ``serve``.
+4. Everything here runs on one event loop: the executor's (asyncio, trio) or the bridge's loop
+   thread (sync, threads). ``acknowledge`` runs on that same loop, so connections and
+   acknowledgements share anyio primitives without locks. The one thing read across threads
+   (sync, threads) is the pipeline's readiness, in ``accepting``: a flag the core sets on the
+   executor's thread, read without a lock; a stale answer means one request refused or queued
+   a moment too early or late, which the queue's bound and the 503 path already cover.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import anyio
+from anyio.abc import ByteStream, SocketAttribute, SocketListener, SocketStream, TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from pumpcore import AsyncSource, ConfigError, Received
+
+if TYPE_CHECKING:
+    from pumpcore import Pipeline
+
+log = logging.getLogger("pumpcore.http")
+
+# How long one ``read`` waits for the first event. Short, because a stop waits for a read in
+# progress, and the sync executor's thread is held while it waits.
+READ_WAIT = 0.05
+# Pause after a failed ``accept`` (EMFILE and the like) before trying again.
+ACCEPT_RETRY = 0.1
+# The most bytes asked of a socket at once.
+RECEIVE_SIZE = 65536
+
+# A connection ending under us: the peer reset it, closed it or vanished.
+GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError)
+
+
+def parse_listen(owner: str, value: Any) -> tuple[str | None, int]:
+    """``(host, port)`` from ``"host port"`` (BSPump's ``web_listen``), ``"host:port"``,
+    ``"[::1]:8080"`` or a bare ``"port"``; host None means every interface.
+
+    Raises:
+        ConfigError: the text is not an address, or the port is not in 0-65535.
+    """
+    text = str(value).strip()
+    if " " in text:
+        host, port = text.rsplit(None, 1)
+    elif text.startswith("[") and "]:" in text:
+        host, _, port = text[1:].partition("]:")
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = "", text
+    host = host.strip().strip("[]")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(
+            f"{owner}: config key 'listen' expects 'host port' (e.g. '0.0.0.0 8080'), got {value!r}"
+        )
+    return (None if host in ("", "*") else host), int(port)
+
+
+async def receive_or_none(stream: ByteStream) -> bytes | None:
+    """The next bytes from the peer; None once it closed its side."""
+    try:
+        return await stream.receive(RECEIVE_SIZE)
+    except anyio.EndOfStream:
+        return None
+
+
+def peer_of(stream: SocketStream) -> tuple[str, int]:
+    """The remote ``(host, port)`` of a connection (``("", 0)`` when the socket cannot tell)."""
+    address = stream.extra(SocketAttribute.remote_address, None)
+    if isinstance(address, tuple):
+        return str(address[0]), int(address[1])
+    return (str(address or ""), 0)
+
+
+class ServerSource(AsyncSource):
+    """Base of the server sources: binds in ``open``, accepts in ``serve``, hands each
+    connection to ``handle_connection`` (which subclasses write) and drains the queue in
+    ``read``.
+
+    Config:
+        listen: where to listen: ``"host port"`` (BSPump's ``web_listen`` form; ``"host:port"``
+            works too); port 0 picks a free port, ``address`` tells which. The default listens
+            on the loopback interface only; ``"0.0.0.0 8080"`` listens on every interface.
+    """
+
+    ConfigDefaults: ClassVar[Mapping[str, Any]] = {
+        "listen": "127.0.0.1 8080",
+    }
+
+    def __init__(
+        self,
+        pipeline: Pipeline | None = None,
+        id: str | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(pipeline, id, config)
+        self._listeners: list[SocketListener] = []
+        self._send: MemoryObjectSendStream[Received] | None = None
+        self._recv: MemoryObjectReceiveStream[Received] | None = None
+        self._addresses: tuple[tuple[str, int], ...] = ()
+        self._n_errors = 0
+
+    def apply_config(self) -> None:
+        """Check ``listen``."""
+        super().apply_config()
+        owner = f"{type(self).__name__} {self.Id!r}"
+        #: ``(host, port)`` to bind; host None means every interface.
+        self.Listen = parse_listen(owner, self.Config["listen"])
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """The bound ``(host, port)`` once ``open`` ran (the real port when ``listen`` asked
+        for 0); None before. Safe to read from any thread."""
+        return self._addresses[0] if self._addresses else None
+
+    @property
+    def addresses(self) -> tuple[tuple[str, int], ...]:
+        """Every bound ``(host, port)``: listening on every interface binds IPv4 and IPv6."""
+        return self._addresses
+
+    # ------------------------------------------------------------ the AsyncSource protocol
+
+    async def open(self) -> None:
+        """Bind the listening socket(s) and create the queue.
+
+        Raises:
+            OSError: the address cannot be bound (in use, not local), naming it.
+        """
+        host, port = self.Listen
+        try:
+            multi = await anyio.create_tcp_listener(local_host=host, local_port=port)
+        except OSError as exc:
+            raise OSError(
+                exc.errno,
+                f"{type(self).__name__} {self.Id!r}: cannot listen on "
+                f"{host or '*'} {port}: {exc.strerror or exc}",
+            ) from exc
+        listeners = [
+            listener for listener in multi.listeners if isinstance(listener, SocketListener)
+        ]
+        self._listeners = listeners
+        bound = []
+        for listener in listeners:
+            local = listener.extra(SocketAttribute.local_address)
+            if isinstance(local, tuple):
+                bound.append((str(local[0]), int(local[1])))
+        self._addresses = tuple(bound)
+        self._send, self._recv = anyio.create_memory_object_stream[Received](self.queue_capacity())
+
+    async def serve(self) -> None:
+        """Accept connections on every listener until cancelled (rule 3)."""
+        async with anyio.create_task_group() as connections:
+            for listener in self._listeners:
+                connections.start_soon(self._accept_loop, listener, connections)
+
+    async def read(self, max_items: int) -> Sequence[Received] | None:
+        """What connections queued: waits a moment for the first, then takes what is there."""
+        recv = self._recv
+        if recv is None:
+            return []
+        items: list[Received] = []
+        try:
+            with anyio.move_on_after(READ_WAIT):
+                items.append(await recv.receive())
+            while len(items) < max_items:
+                items.append(recv.receive_nowait())
+        except anyio.WouldBlock:
+            pass
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            return items or None
+        return items
+
+    async def aclose(self) -> None:
+        """Unbind and drop the queue (what it still holds was never taken by the pipeline)."""
+        for listener in self._listeners:
+            await listener.aclose()
+        self._listeners = []
+        for stream in (self._send, self._recv):
+            if stream is not None:
+                await stream.aclose()
+        self._send = self._recv = None
+
+    # ------------------------------------------------------------ for subclasses
+
+    def queue_capacity(self) -> float:
+        """How many events the queue holds before ``send_nowait`` raises ``WouldBlock``
+        (unbounded by default: a subclass that bounds by something else says so)."""
+        return math.inf
+
+    def queue(self) -> MemoryObjectSendStream[Received]:
+        """The sending end of the queue ``read`` drains (rule 2)."""
+        if self._send is None:
+            raise RuntimeError(f"{type(self).__name__} {self.Id!r} is not open")
+        return self._send
+
+    def accepting(self) -> bool:
+        """True while the pipeline takes events (not throttled, not stopped by an error) and
+        this source's positions can still be acknowledged (not poisoned by a hard failure)."""
+        pipeline = self.Pipeline
+        return pipeline is not None and pipeline.is_ready() and not self.poisoned
+
+    async def handle_connection(self, stream: SocketStream) -> None:
+        """Speak the protocol on one accepted connection; return to close it."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ internals
+
+    async def _accept_loop(self, listener: SocketListener, connections: TaskGroup) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                return
+            except OSError as exc:
+                log.error("%s: accept failed, retrying: %r", self.locate_address(), exc)
+                await anyio.sleep(ACCEPT_RETRY)
+                continue
+            connections.start_soon(self._connection, stream)
+
+    async def _connection(self, stream: SocketStream) -> None:
+        try:
+            async with stream:
+                await self.handle_connection(stream)
+        except GONE as exc:
+            log.debug("%s: connection ended: %r", self.locate_address(), exc)
+        except Exception as exc:
+            self._n_errors += 1
+            log.error("%s: connection failed: %r", self.locate_address(), exc, exc_info=exc)

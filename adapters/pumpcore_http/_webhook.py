@@ -1,0 +1,406 @@
+"""HTTPServerSource: a webhook. Each POST's body becomes an event; the client is answered 200
+only once that event is done, so delivery is at-least-once from the client's request to the
+pipeline's sink.
+
+HTTP/1.1 is spoken with h11 over anyio streams, with keep-alive: one connection carries any
+number of requests.
+
+Rules:
+1. Acknowledgement. A queued request's position is a *ticket*. The executor acknowledges it at a
+   commit point, i.e. after every sink flushed what the event became, or once the event was
+   dropped on purpose or dead-lettered (the executor ↔ adapter contract, rule 1). The request's
+   handler waits for its ticket and answers 200 then. No ticket within ``ack_timeout``: 504, and
+   the client must send again; the event may have been processed meanwhile (at-least-once:
+   duplicates are possible, a silent loss is not). With ``wait_for_commit`` false the handler
+   answers 202 Accepted once the event is queued: it then lives in this process's memory only
+   and a crash loses it.
+2. Refusals are answered at once, keeping the connection alive whenever the request was read
+   whole: 404 (not ``path``), 405 (not ``method``), 413 (body over ``max_body_size``; the rest of
+   the body is not read, so the connection is closed), 503 with ``Retry-After`` while the
+   pipeline is not ready (throttled, stopped by an error), while the queue is full, or once a
+   hard failure poisoned the source (the executor then acknowledges nothing more in this run,
+   so nothing could be confirmed: restart the pump), 400 (431 for huge headers: h11's hint) for
+   malformed HTTP, 408 for a body that does not arrive within ``request_timeout``.
+3. A stop cancels the handlers. One still waiting for its ticket answers on its way out,
+   shielded and bounded in time: 200 when the ticket came meanwhile, 503 otherwise, so the
+   client retries instead of hanging.
+4. A bad or vanished client ends its own connection only; the server goes on (see
+   ``_listen.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qs
+
+import anyio
+import attrs
+import h11
+from anyio.abc import SocketStream
+
+from pumpcore import ConfigError, Context, Received
+
+from ._listen import GONE, RECEIVE_SIZE, ServerSource, peer_of
+
+if TYPE_CHECKING:
+    from pumpcore import Pipeline
+
+log = logging.getLogger("pumpcore.http")
+
+# How long a handler cancelled by a stop may take to answer its client (rule 3).
+_LAST_WORDS = 1.0
+
+Headers = Sequence[tuple[str, str]]
+
+
+@attrs.frozen
+class HTTPServerStatistics:
+    """What an ``HTTPServerSource`` did so far.
+
+    Attributes:
+        connections: connections accepted.
+        requests: request heads received.
+        events: request bodies queued as events.
+        errors: connections ended by an unexpected error (logged).
+        statuses: how many responses were sent, by status code.
+    """
+
+    connections: int
+    requests: int
+    events: int
+    errors: int
+    statuses: Mapping[int, int]
+
+
+class _Ticket:
+    """A request's position: set when the executor acknowledges it (rule 1)."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+
+
+class _Refusal(Exception):
+    """A request answered with an error status instead of being queued."""
+
+    def __init__(self, status: int, text: str, headers: Headers = ()) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+        self.headers = headers
+
+
+class HTTPServerSource(ServerSource):
+    """A webhook: serves HTTP/1.1 and turns each request body sent to ``path`` into an event
+    (``bytes``), answering 200 once the event is done (see the module's rules).
+
+    The event's context holds the request: ``method``, ``path``, ``query`` (a dict of lists, as
+    ``urllib.parse.parse_qs`` gives), ``headers`` (a dict, lower-case names, repeated headers
+    joined with ``", "``), ``http_version`` and ``peer`` (the client's ``(host, port)``).
+
+    Each source listens on its own address (BSPump's webhooks shared the application's web
+    server; pumpcore has no application object). Runs under every executor: it is written on
+    anyio, and the sync and threads executors run it on their bridge's loop thread.
+
+    Config:
+        listen: where to listen, ``"host port"``; port 0 picks a free one (see ``address``).
+        queue_size: how many requests may wait for the pipeline; beyond, 503.
+        path: the path events are posted to.
+        method: the method events are sent with.
+        max_body_size: the largest body accepted, in bytes; beyond, 413.
+        wait_for_commit: answer 200 once the event is done (True) or 202 once queued (False).
+        ack_timeout: seconds to wait for the event to be done before answering 504.
+        retry_after: the ``Retry-After`` seconds sent with 503.
+        keepalive_timeout: seconds an idle connection (or a slow request head) is kept.
+        request_timeout: seconds a request body may take to arrive; beyond, 408.
+
+    Example:
+        >>> source = HTTPServerSource(config={"listen": "127.0.0.1 0", "path": "/hook"})
+        >>> source.Listen, source.Path
+        (('127.0.0.1', 0), '/hook')
+    """
+
+    ConfigDefaults: ClassVar[Mapping[str, Any]] = {
+        "queue_size": 1024,
+        "path": "/",
+        "method": "POST",
+        "max_body_size": 1048576,
+        "wait_for_commit": True,
+        "ack_timeout": 10.0,
+        "retry_after": 1,
+        "keepalive_timeout": 30.0,
+        "request_timeout": 30.0,
+    }
+
+    def __init__(
+        self,
+        pipeline: Pipeline | None = None,
+        id: str | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(pipeline, id, config)
+        self._n_connections = self._n_requests = self._n_events = 0
+        self._statuses: dict[int, int] = {}
+        self._poison_logged = False
+
+    def apply_config(self) -> None:
+        """Check the configuration."""
+        super().apply_config()
+        config = self.Config
+        owner = f"{type(self).__name__} {self.Id!r}"
+        #: The path events are posted to.
+        self.Path = str(config["path"])
+        if not self.Path.startswith("/"):
+            raise ConfigError(f"{owner}: config key 'path' must start with '/', got {self.Path!r}")
+        #: The method events are sent with, upper case.
+        self.Method = str(config["method"]).upper()
+        if not self.Method.isalpha():
+            raise ConfigError(
+                f"{owner}: config key 'method' is not an HTTP method: {self.Method!r}"
+            )
+        self._max_body = int(config["max_body_size"])
+        self._wait = bool(config["wait_for_commit"])
+        self._ack_timeout = float(config["ack_timeout"])
+        self._retry_after = int(config["retry_after"])
+        self._keepalive_timeout = float(config["keepalive_timeout"])
+        self._request_timeout = float(config["request_timeout"])
+        self._queue_size = int(config["queue_size"])
+        for key, value in (
+            ("queue_size", self._queue_size),
+            ("max_body_size", self._max_body),
+            ("ack_timeout", self._ack_timeout),
+            ("keepalive_timeout", self._keepalive_timeout),
+            ("request_timeout", self._request_timeout),
+        ):
+            if value <= 0:
+                raise ConfigError(f"{owner}: config key {key!r} must be > 0, got {value!r}")
+        if self._retry_after < 0:
+            raise ConfigError(f"{owner}: config key 'retry_after' must be >= 0")
+
+    def queue_capacity(self) -> float:
+        """``queue_size`` requests; beyond, 503."""
+        return self._queue_size
+
+    @property
+    def url(self) -> str | None:
+        """``http://host:port/path`` once listening; None before."""
+        if self.address is None:
+            return None
+        host, port = self.address
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{port}{self.Path}"
+
+    def statistics(self) -> HTTPServerStatistics:
+        """A frozen snapshot of the counters."""
+        return HTTPServerStatistics(
+            self._n_connections,
+            self._n_requests,
+            self._n_events,
+            self._n_errors,
+            MappingProxyType(dict(self._statuses)),
+        )
+
+    async def acknowledge(self, positions: Sequence[Any]) -> None:
+        """Release the handlers waiting for these events: they answer 200 (rule 1)."""
+        for ticket in positions:
+            if isinstance(ticket, _Ticket):
+                ticket.done.set()
+
+    # ------------------------------------------------------------ one connection
+
+    async def handle_connection(self, stream: SocketStream) -> None:
+        """Serve requests on one connection until either side closes it."""
+        self._n_connections += 1
+        conn = h11.Connection(h11.SERVER)
+        peer = peer_of(stream)
+        while True:
+            try:
+                request: h11.Request | None = None
+                with anyio.move_on_after(self._keepalive_timeout):
+                    request = await self._receive_head(conn, stream)
+                if request is None:
+                    return
+                await self._handle_request(conn, stream, request, peer)
+            except h11.RemoteProtocolError as exc:
+                if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                    text = f"malformed request: {exc}\n"
+                    await self._respond(conn, stream, exc.error_status_hint, text)
+                return
+            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                return  # a body was left unread, or the client asked to close
+            conn.start_next_cycle()
+
+    async def _next_event(self, conn: h11.Connection, stream: SocketStream) -> h11.Event:
+        while True:
+            event = conn.next_event()
+            if isinstance(event, h11.Event):
+                return event
+            if event is h11.PAUSED:  # only after a whole request, which we never read past
+                raise RuntimeError("h11 paused: a request was read past its end")
+            try:
+                data = await stream.receive(RECEIVE_SIZE)
+            except anyio.EndOfStream:
+                data = b""  # h11 reads an empty chunk as the peer's end of stream
+            conn.receive_data(data)
+
+    async def _receive_head(self, conn: h11.Connection, stream: SocketStream) -> h11.Request | None:
+        event = await self._next_event(conn, stream)
+        return event if isinstance(event, h11.Request) else None
+
+    async def _read_body(self, conn: h11.Connection, stream: SocketStream) -> bytes | None:
+        """The whole body; None once it grows over ``max_body_size`` (the rest left unread)."""
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            event = await self._next_event(conn, stream)
+            if isinstance(event, h11.Data):
+                size += len(event.data)
+                if size > self._max_body:
+                    return None
+                parts.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                return b"".join(parts)
+            else:
+                raise h11.RemoteProtocolError(f"unexpected {type(event).__name__} in a body")
+
+    async def _handle_request(
+        self,
+        conn: h11.Connection,
+        stream: SocketStream,
+        request: h11.Request,
+        peer: tuple[str, int],
+    ) -> None:
+        self._n_requests += 1
+        method = request.method.decode("ascii", "replace")
+        path, _, query = request.target.decode("ascii", "replace").partition("?")
+        head = method == "HEAD"
+        try:
+            self._check_route(path, method, request.headers)
+            self._check_accepting()
+        except _Refusal as refusal:
+            # Read a small body that is on its way, so the connection can be kept alive; a
+            # client waiting for "100 Continue" sends none, and the connection is closed.
+            if refusal.status != 413 and not conn.they_are_waiting_for_100_continue:
+                with anyio.move_on_after(self._request_timeout):
+                    await self._read_body(conn, stream)
+            await self._respond(conn, stream, refusal.status, refusal.text, refusal.headers, head)
+            return
+        if conn.they_are_waiting_for_100_continue:
+            await stream.send(
+                conn.send(
+                    h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
+                )
+            )
+        body: bytes | None = None
+        with anyio.move_on_after(self._request_timeout) as waiting:
+            body = await self._read_body(conn, stream)
+        if waiting.cancelled_caught:
+            await self._respond(conn, stream, 408, "the body did not arrive in time\n")
+            return
+        if body is None:
+            text = f"body over max_body_size ({self._max_body} bytes)\n"
+            await self._respond(conn, stream, 413, text)
+            return
+        context: Context = {
+            "method": method,
+            "path": path,
+            "query": parse_qs(query, keep_blank_values=True),
+            "headers": _headers(request.headers),
+            "http_version": request.http_version.decode("ascii", "replace"),
+            "peer": peer,
+        }
+        await self._queue_event(conn, stream, body, context)
+
+    def _check_route(self, path: str, method: str, headers: Sequence[tuple[bytes, bytes]]) -> None:
+        if path != self.Path:
+            raise _Refusal(404, f"no such path; events go to {self.Path}\n")
+        if method != self.Method:
+            raise _Refusal(405, f"events are sent with {self.Method}\n", [("allow", self.Method)])
+        for name, value in headers:
+            if name == b"content-length" and int(value) > self._max_body:
+                raise _Refusal(413, f"body over max_body_size ({self._max_body} bytes)\n")
+
+    def _check_accepting(self) -> None:
+        if self.accepting():
+            return
+        retry = [("retry-after", str(self._retry_after))]
+        if self.poisoned:
+            if not self._poison_logged:
+                self._poison_logged = True
+                log.error(
+                    "%s: a hard failure stopped acknowledgements; answering 503 until restarted",
+                    self.locate_address(),
+                )
+            raise _Refusal(503, "a failure stopped acknowledgements; restart needed\n", retry)
+        raise _Refusal(503, "the pipeline is not taking events now\n", retry)
+
+    async def _queue_event(
+        self, conn: h11.Connection, stream: SocketStream, body: bytes, context: Context
+    ) -> None:
+        ticket = _Ticket() if self._wait else None
+        try:
+            self.queue().send_nowait(Received(body, position=ticket, context=context))
+        except anyio.WouldBlock:
+            retry = [("retry-after", str(self._retry_after))]
+            await self._respond(conn, stream, 503, "the queue is full\n", retry)
+            return
+        self._n_events += 1
+        if ticket is None:
+            await self._respond(conn, stream, 202, "queued\n")
+            return
+        try:
+            with anyio.move_on_after(self._ack_timeout):
+                await ticket.done.wait()
+        except anyio.get_cancelled_exc_class():
+            with anyio.move_on_after(_LAST_WORDS, shield=True), contextlib.suppress(*GONE):
+                if ticket.done.is_set():
+                    await self._respond(conn, stream, 200, "done\n")
+                else:
+                    await self._respond(conn, stream, 503, "the server is stopping; retry\n")
+            raise
+        if ticket.done.is_set():
+            await self._respond(conn, stream, 200, "done\n")
+        else:
+            await self._respond(conn, stream, 504, "not confirmed in time; send it again\n")
+
+    async def _respond(
+        self,
+        conn: h11.Connection,
+        stream: SocketStream,
+        status: int,
+        text: str,
+        headers: Headers = (),
+        head: bool = False,
+    ) -> None:
+        """Send a whole plain-text response; ``connection: close`` when the request was not
+        read whole (the connection cannot be reused then)."""
+        body = text.encode("utf-8")
+        fields = [
+            ("content-type", "text/plain; charset=utf-8"),
+            ("content-length", str(len(body))),
+            *headers,
+        ]
+        if conn.their_state is not h11.DONE:
+            fields.append(("connection", "close"))
+        reason = HTTPStatus(status).phrase.encode("ascii")
+        data = conn.send(h11.Response(status_code=status, headers=fields, reason=reason))
+        if body and not head:
+            data += conn.send(h11.Data(data=body))
+        data += conn.send(h11.EndOfMessage())
+        self._statuses[status] = self._statuses.get(status, 0) + 1
+        await stream.send(data)
+
+
+def _headers(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Request headers as a dict: lower-case names, repeated ones joined with ", "."""
+    joined: dict[str, str] = {}
+    for raw_name, raw_value in headers:
+        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+        joined[name] = f"{joined[name]}, {value}" if name in joined else value
+    return joined
