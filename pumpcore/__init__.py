@@ -12,6 +12,7 @@ from ._component import Processor as Processor
 from ._component import ProcessorFunction as ProcessorFunction
 from ._component import Sink as Sink
 from ._component import Source as Source
+from ._component import blocking as blocking
 from ._config import Configurable as Configurable
 from ._config import Settings as Settings
 from ._config import current_settings as current_settings
@@ -68,6 +69,7 @@ __all__ = (
     "Source",
     "Step",
     "TriggerSource",
+    "blocking",
     "current_settings",
     "use_settings",
 )

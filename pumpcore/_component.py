@@ -5,12 +5,20 @@ with a ``process`` method. Returning None drops the event; the pipeline counts t
 Classes exist for what a function cannot say: configuration (``ConfigDefaults``), a component id,
 time-driven output (``next_awake``/``on_tick``) and output that must be flushed on stop
 (``on_stop``).
+
+Slow work: a processor may be an ``async def`` (a coroutine function, or a ``Processor`` whose
+``process`` is one) or *blocking* (``@blocking`` on a function, ``blocking = True`` on a
+``Processor`` class or instance). The pipeline never runs those itself: it hands each call to the
+executor (``pumpcore/_link.py``), which awaits it on its loop or runs it in a worker thread.
+Generators and sinks cannot be async or blocking (``AsyncSink``/``BlockingSink`` do their I/O in
+``flush``).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._config import Configurable
 
@@ -25,6 +33,76 @@ ProcessorFunction = Callable[[Context, Any], Any]
 
 Emitted = Iterable[tuple[Context, Any]]
 """(context, event) pairs a component emits outside of ``process`` (on a tick or on stop)."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+StepMode = Literal["inline", "async", "blocking"]
+"""How a step runs: in the pipeline's own call (inline), awaited by the executor, or in a worker
+thread of the executor."""
+
+_BLOCKING_MARK = "__pumpcore_blocking__"
+
+
+def blocking(fn: F) -> F:
+    """Mark a processor as blocking: executors run it in a worker thread, never on their loop.
+
+    Use it on a function processor (or on a ``Processor`` subclass, which sets its ``blocking``
+    attribute). A blocking processor may call blocking libraries (``requests``, a database
+    driver, ``time.sleep``); several calls run at once in worker threads (at most the pipeline's
+    ``async_concurency_limit``, and the executor's thread budget, 40), so it must be thread-safe.
+    Outputs keep their input order. Without an executor (``pumpcore.testing.run_chain``) it
+    simply runs inline.
+
+    Raises:
+        TypeError: ``fn`` is an ``async def`` (async processors need no mark).
+
+    Example:
+        >>> @blocking
+        ... def lookup(context, event):
+        ...     return event  # e.g. requests.get(...).json()
+        >>> step_mode(lookup)
+        'blocking'
+    """
+    if isinstance(fn, type):
+        if not issubclass(fn, Processor):
+            raise TypeError(f"blocking: {fn.__name__} is not a Processor subclass")
+        fn.blocking = True
+        return fn
+    if _is_coroutine_function(fn):
+        raise TypeError(
+            f"blocking: {getattr(fn, '__name__', fn)!r} is an async def; "
+            "async processors are recognised without a mark"
+        )
+    setattr(fn, _BLOCKING_MARK, True)
+    return fn
+
+
+def _is_coroutine_function(fn: object) -> bool:
+    if inspect.iscoroutinefunction(fn):
+        return True
+    if inspect.isroutine(fn) or not callable(fn):
+        return False
+    return inspect.iscoroutinefunction(type(fn).__call__)  # an object with an async __call__
+
+
+def step_mode(step: object) -> StepMode:
+    """How the pipeline runs ``step`` (a Processor or a function): inline, async or blocking.
+
+    Raises:
+        TypeError: a step that is both ``async def`` and marked blocking.
+    """
+    if isinstance(step, Processor):
+        fn: object = step.generate if isinstance(step, Generator) else step.process
+        marked = bool(step.blocking)
+    else:
+        fn = step
+        marked = bool(getattr(step, _BLOCKING_MARK, False))
+    if _is_coroutine_function(fn):
+        if marked:
+            name = getattr(step, "Id", None) or getattr(step, "__name__", repr(step))
+            raise TypeError(f"{name!r} is an async def and marked blocking; choose one")
+        return "async"
+    return "blocking" if marked else "inline"
 
 
 class Component(Configurable):
@@ -57,6 +135,15 @@ class Component(Configurable):
 class Processor(Component):
     """A step that transforms, enriches or filters events. Override ``process``.
 
+    ``process`` may be an ``async def``: the executor then awaits it (at most the pipeline's
+    ``async_concurency_limit`` at once, outputs kept in input order). Set ``blocking = True`` on
+    the class (or an instance, before it joins a pipeline) when ``process`` blocks: the executor
+    runs it in a worker thread.
+
+    Attributes:
+        blocking: True when ``process`` blocks (I/O, a slow library) and must run in a worker
+            thread; it must then be thread-safe.
+
     Example:
         >>> class Double(Processor):
         ...     def process(self, context, event):
@@ -64,6 +151,8 @@ class Processor(Component):
         >>> Double().process({}, 21)
         42
     """
+
+    blocking: bool = False
 
     def process(self, context: Context, event: Any) -> Any:
         """Return the event for the next step, or None to drop it."""

@@ -11,16 +11,20 @@ Rules:
 2. Pumping is round-robin over pipelines in the order given, sources in pipeline order, at most
    ``batch_size`` events per source per round: a busy source cannot starve the others.
 3. The run is finished when every active source is done (finite sources exhausted, triggers
-   finished and not cycling, no read in progress) or blocked by a hard error, and no queue between
-   pipelines holds an event.
+   finished and not cycling, no read in progress) or blocked by a hard error, no queue between
+   pipelines holds an event, and no event is in flight at an async or blocking step.
 4. A trigger whose cycles are still running (``fire`` returned them, ``cycle_done`` not yet
    called) does not fire again: a source's cycles never overlap, so its order is kept.
 5. After ``request_stop`` nothing new enters: only passive sources (queues between pipelines) are
    pumped, no trigger fires, no read starts. ``stop`` then stops the pipelines feeders first,
-   draining the queues between them, so what an aggregator flushes still reaches a sink.
+   draining the queues between them, so what an aggregator flushes still reaches a sink. An
+   executor whose async or blocking steps complete later stops pipelines one at a time
+   (``stop_next``) and waits, between them, until ``in_flight()`` is 0 — or gives up at its
+   ``stop_timeout`` with ``abandon``.
 6. Commits (``pumpcore/_io_source.py``): positions are committed only at a quiescent moment (no
-   queue holds an event, no component ``holds_events()``); a hard event failure since the last
-   commit poisons every IO source.
+   queue holds an event, no pipeline ``holds_events()``: none in flight, none kept by a
+   component); a hard event failure since the last commit, or an abandoned event, poisons every
+   IO source.
 """
 
 from __future__ import annotations
@@ -222,6 +226,8 @@ class Driver:
 
     def finished(self) -> bool:
         """True when nothing is left to do (rule 3)."""
+        if self.in_flight():
+            return False
         for source in self._pull:
             if source.has_pending() and not _blocked(source):
                 return False
@@ -233,6 +239,10 @@ class Driver:
             if not trigger.finished() and not all(_blocked(s) for s in sources):
                 return False
         return True
+
+    def in_flight(self) -> int:
+        """Events suspended at async or blocking steps, over every pipeline."""
+        return sum(p.in_flight() for p in self.pipelines)
 
     def drained(self) -> bool:
         """True when no queue between pipelines holds an event it could still deliver."""
@@ -249,15 +259,10 @@ class Driver:
         return self.quiescent()
 
     def quiescent(self) -> bool:
-        """No queue holds an event and no component holds one (an open aggregate)."""
+        """No queue holds an event and no pipeline holds one (in flight, an open aggregate)."""
         if not self.drained():
             return False
-        for pipeline in self.pipelines:
-            for step in pipeline.iter_processors():
-                holds = getattr(step, "holds_events", None)
-                if holds is not None and holds():
-                    return False
-        return True
+        return not any(pipeline.holds_events() for pipeline in self.pipelines)
 
     def take_commit(self) -> Commit:
         """The positions processed since the last commit; the executor flushes every sink, then
@@ -310,10 +315,31 @@ class Driver:
         """Stop every pipeline, feeders first, draining queues so flushed aggregates arrive."""
         self.request_stop()
         self.drain()
+        while self.stop_next(now):
+            self.drain()
+
+    def stop_next(self, now: float) -> bool:
+        """Stop the next pipeline in ``stop_order`` that is not stopped; False when none is left.
+
+        For executors whose offloaded steps complete later: drain and wait for ``in_flight()``
+        to reach 0 before each call (rule 5).
+        """
+        self.request_stop()
         for pipeline in self.stop_order():
             if not pipeline.is_stopped():
                 pipeline.stop(now)
-                self.drain()
+                return True
+        return False
+
+    def abandon(self, exception: Exception) -> int:
+        """Fail every event still in flight (``Pipeline.abandon_in_flight``) and, if there was
+        any, poison the IO sources: their positions must not be acknowledged. Returns how many."""
+        abandoned = 0
+        for pipeline in self.pipelines:
+            abandoned += pipeline.abandon_in_flight(exception)
+        if abandoned:
+            self.poison()
+        return abandoned
 
 
 def _ready(source: Source) -> bool:

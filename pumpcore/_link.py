@@ -1,9 +1,10 @@
 """The link an executor installs on each pipeline it drives (``Pipeline.Executor``).
 
 The core cannot wait (it imports no event loop), yet some of its methods are about waiting:
-``InternalSource.put_async`` waits while its pipeline is throttled, and a blocking ``cycle`` that a
-worker thread runs must hand its events to the thread that owns the pipelines. Both go through
-this link, which only an executor can provide.
+``InternalSource.put_async`` waits while its pipeline is throttled, a blocking ``cycle`` that a
+worker thread runs must hand its events to the thread that owns the pipelines, and an async or
+blocking processor must be awaited or run in a worker thread. All go through this link, which
+only an executor can provide.
 
 Rules:
 1. ``Pipeline.Executor`` is None unless an executor drives the pipeline right now; the executor
@@ -12,17 +13,55 @@ Rules:
    its own processing (the core is not thread-safe) and may wait for readiness first.
 3. ``changed()`` completes after the next change an awaiting caller may care about (events were
    taken, readiness changed, the run is stopping). It only exists under async executors.
+4. ``offload(call)`` runs one call of an async or blocking step, off the pipeline's thread if it
+   likes, and reports back exactly once, *on the thread that owns the pipelines*, with
+   ``call.pipeline.resume(call, result)`` or ``call.pipeline.resume_failed(call, exception)`` —
+   later, or before ``offload`` returns (the sync executor runs the call inline). The pipeline
+   hands over at most ``async_concurency_limit`` calls at a time; the executor runs every call
+   it is given at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
+
+import attrs
 
 from ._component import Context
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline
+
+
+@attrs.frozen(eq=False)
+class Offload:
+    """One call of an async or blocking step, handed by the pipeline to its executor.
+
+    The executor runs ``function(context, event)`` — awaiting it when ``is_async``, in a worker
+    thread otherwise — and gives the outcome back with ``pipeline.resume(self, result)`` or
+    ``pipeline.resume_failed(self, exception)`` on the pipeline's thread; the pipeline then goes
+    on from the next step, in ``sequence`` order.
+
+    Attributes:
+        pipeline: the pipeline the event is in.
+        index: the step's position in the pipeline (0 is the first processor).
+        component_id: the step's id (what a failure is attributed to).
+        function: the step's callable (a coroutine function when ``is_async``).
+        is_async: True for an ``async def``, False for a blocking step.
+        context: the event's context.
+        event: the event as it enters the step.
+        sequence: the pipeline's count of offloads so far; results are passed on in this order.
+    """
+
+    pipeline: Pipeline
+    index: int
+    component_id: str
+    function: Callable[[Context, Any], Any] = attrs.field(repr=False)
+    is_async: bool
+    context: Context = attrs.field(repr=False)
+    event: Any
+    sequence: int
 
 
 class ExecutorLink(Protocol):
@@ -45,6 +84,14 @@ class ExecutorLink(Protocol):
 
         Called by ``Source.process``; may block the calling worker thread while the pipeline is
         throttled.
+        """
+        ...
+
+    def offload(self, call: Offload) -> None:
+        """Run an async or blocking step's call and report its outcome (rule 4).
+
+        Called on the pipelines' thread while the pipeline processes an event; must not block it
+        (the sync executor, which has nothing else to do, is the exception).
         """
         ...
 

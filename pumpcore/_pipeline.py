@@ -12,18 +12,32 @@ Rules of this state machine:
 4. ``throttle(who, True)`` makes the pipeline and every linked ancestor not ready until the same
    ``who`` calls ``throttle(who, False)``. Readiness is advice to sources; an event offered to a
    throttled pipeline is still processed, never lost.
+5. An async or blocking step is never run here: the event is *suspended* and the call handed to
+   the executor (``ExecutorLink.offload``, at most ``async_concurency_limit`` handed over at once,
+   the rest queued here). ``resume``/``resume_failed`` give the outcome back; outcomes are passed
+   on strictly in the order the events were suspended (one sequence per pipeline, so order per
+   source is kept), each from the step after the one that suspended it, and only while nobody but
+   the limit itself throttles the pipeline: backpressure from downstream (a full queue of a
+   pipeline it routes to) holds finished results back instead of overfilling the queue. A
+   suspended event is
+   *in flight*: counted in ``event.in`` only, until it settles into one of rule 2's counters.
+   While events are in flight the pipeline ``holds_events()`` (no commit point acknowledges
+   their positions), and while ``async_concurency_limit`` or more are, it throttles itself.
+   Without an executor, blocking steps run inline and async steps are a TypeError.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
 
-from ._component import Component, Context, Generator, Processor, Sink, Source
+from ._component import Component, Context, Generator, Processor, Sink, Source, step_mode
 from ._config import Configurable, Settings, current_settings
 from ._errors import ConfigError, IncompletePipelineError, PipelineStoppedError
+from ._link import Offload
 from ._statistics import PipelineStatistics, ProcessorTiming
 
 if TYPE_CHECKING:
@@ -35,7 +49,9 @@ Step = Processor | Callable[[Context, Any], Any]
 
 ErrorPolicy = Literal["hard", "soft"] | Callable[[Exception, Context, Any], bool]
 
-_PROC, _GEN, _SINK = 0, 1, 2
+# Step kinds. Those above _SINK are offloaded to the executor (rule 5).
+_PROC, _GEN, _SINK, _ASYNC, _BLOCKING = 0, 1, 2, 3, 4
+_KIND_OF_MODE = {"inline": _PROC, "async": _ASYNC, "blocking": _BLOCKING}
 
 
 @attrs.frozen
@@ -57,6 +73,22 @@ class Failure:
     event: Any
     exception: Exception
     soft: bool
+
+
+class AsyncLimitThrottle:
+    """Who throttles a pipeline while ``async_concurency_limit`` events are in flight in it.
+
+    One per pipeline (compared by identity), so that pipelines sharing an ancestor throttle it
+    independently; its repr names the pipeline, for status lines and logs.
+    """
+
+    __slots__ = ("pipeline_id",)
+
+    def __init__(self, pipeline_id: str) -> None:
+        self.pipeline_id = pipeline_id
+
+    def __repr__(self) -> str:
+        return f"<async_concurency_limit of pipeline {self.pipeline_id!r}>"
 
 
 class Pipeline(Configurable):
@@ -125,6 +157,21 @@ class Pipeline(Configurable):
         self._timings: dict[str, list[float]] = {}
         self._now = 0.0
         self._throttles: set[object] = set()
+        # Offloaded steps (rule 5). Sequence numbers are given at suspension and released in order.
+        self._limit = int(self.Config["async_concurency_limit"])
+        if self._limit < 1:
+            raise ConfigError(
+                f"Pipeline {self.Id!r}: async_concurency_limit must be >= 1, got {self._limit!r}"
+            )
+        self._limit_who = AsyncLimitThrottle(self.Id)
+        self._limited = False
+        self._seq_next = 0  # the sequence number of the next suspension
+        self._seq_release = 0  # the next sequence number to pass on
+        self._queued: deque[Offload] = deque()  # suspended, not yet handed to the executor
+        self._running: dict[int, Offload] = {}  # handed to the executor, not yet resumed
+        self._settled: dict[int, tuple[Offload, bool, Any]] = {}  # resumed, waiting their turn
+        self._n_flight = 0  # len(_queued) + len(_running) + len(_settled)
+        self._dispatching = self._releasing = False
         self._ancestors: list[Pipeline] = []
         self._error: Failure | None = None
         self._ready = True
@@ -165,6 +212,7 @@ class Pipeline(Configurable):
         if isinstance(step, Source):
             raise ConfigError(f"Pipeline {self.Id!r}: source {step.Id!r} given as a processor")
         taken = set(self._step_ids)
+        self._check_mode(step)
         if isinstance(step, Component):
             if step.Id in taken:
                 raise ConfigError(
@@ -181,6 +229,25 @@ class Pipeline(Configurable):
             n += 1
             sid = f"{base}#{n}"
         return step, sid
+
+    def _check_mode(self, step: Step) -> None:
+        """Refuse async or blocking sinks and generators (rule 5 covers processors only)."""
+        try:
+            mode = step_mode(step)
+        except TypeError as exc:
+            raise ConfigError(f"Pipeline {self.Id!r}: {exc}") from None
+        if mode != "inline" and isinstance(step, Sink | Generator):
+            what = "sink" if isinstance(step, Sink) else "generator"
+            hint = (
+                "; a sink doing I/O buffers in process and writes in flush (BlockingSink, "
+                "AsyncSink)"
+                if what == "sink"
+                else ""
+            )
+            raise ConfigError(
+                f"Pipeline {self.Id!r}: {what} {step.Id!r} is {mode}; only processors may be "
+                f"async or blocking{hint}"
+            )
 
     def _insert(self, index: int, processor: Step) -> None:
         step, sid = self._adopt(processor)
@@ -268,12 +335,13 @@ class Pipeline(Configurable):
             elif isinstance(step, Generator):
                 steps.append(step.generate)
                 kinds.append(_GEN)
-            elif isinstance(step, Processor):
-                steps.append(step.process)
-                kinds.append(_PROC)
             else:
-                steps.append(step)
-                kinds.append(_PROC)
+                function = step.process if isinstance(step, Processor) else step
+                kind = _KIND_OF_MODE[step_mode(step)]
+                if kind > _SINK:
+                    function = self._suspender(len(steps), function, kind == _ASYNC)
+                steps.append(function)
+                kinds.append(kind)
         if self._sink_tap is not None and kinds and kinds[-1] == _SINK:
             real, tap = steps[-1], self._sink_tap
 
@@ -285,8 +353,14 @@ class Pipeline(Configurable):
         self._steps: tuple[Callable[..., Any], ...] = tuple(steps)
         self._kinds: tuple[int, ...] = tuple(kinds)
         self._ids: tuple[str, ...] = tuple(self._step_ids)
-        # The fast path: no generators and a sink at the end (rule 2 needs no bookkeeping there).
-        self._fast = bool(kinds) and kinds[-1] == _SINK and _GEN not in kinds
+        # Async or blocking steps, by index (rule 5); an async one needs an executor.
+        self._offloaded = tuple(i for i, k in enumerate(kinds) if k > _SINK)
+        self._async_step = next((self._ids[i] for i in self._offloaded if kinds[i] == _ASYNC), None)
+        # The fast path: no generators, no offloaded steps and a sink at the end (rule 2 needs no
+        # bookkeeping there).
+        self._fast = (
+            bool(kinds) and kinds[-1] == _SINK and _GEN not in kinds and not self._offloaded
+        )
         self._timed_components = tuple(
             (i, s) for i, s in enumerate(self._steps_src) if isinstance(s, Processor)
         )
@@ -305,6 +379,8 @@ class Pipeline(Configurable):
             PipelineStoppedError: the pipeline is stopped by a hard error (or by ``stop``).
         """
         self._check_open()
+        if self._async_step is not None and self.Executor is None:
+            self._refuse_unserved()
         self._n_in += 1
         self._run_from(0, {} if context is None else context, event, None)
 
@@ -321,6 +397,8 @@ class Pipeline(Configurable):
         if self._timer is not None:
             self._countdown -= len(events)
             if self._countdown <= 0:
+                if self._async_step is not None and self.Executor is None:
+                    self._refuse_unserved()
                 self._countdown = self._sample_every
                 self._n_in += 1
                 self._run_from(0, {}, events[0], self._timer)
@@ -329,6 +407,8 @@ class Pipeline(Configurable):
                     return taken
                 events = events[1:]
         if not self._fast:
+            if self._async_step is not None and self.Executor is None:
+                self._refuse_unserved()
             for event in events:
                 if not self._ready:
                     break
@@ -343,6 +423,8 @@ class Pipeline(Configurable):
         taken = 0
         if self._stopped:
             return 0
+        if self._async_step is not None and self.Executor is None and pairs:
+            self._refuse_unserved()
         for context, event in pairs:
             if not self._ready:
                 break
@@ -411,7 +493,7 @@ class Pipeline(Configurable):
                 self._fail(index, exc, context, event)
                 return
             finally:
-                if timer is not None:
+                if timer is not None and kind <= _SINK:  # an offloaded step is not timed here
                     timing = self._timings.setdefault(self._ids[index], [0, 0.0])
                     timing[0] += 1
                     timing[1] += timer() - t0
@@ -425,6 +507,8 @@ class Pipeline(Configurable):
                     self._run_from(index + 1, context, output, timer)
                 return
             if result is None:
+                if kind > _SINK:
+                    return  # suspended (rule 5), or finished by the suspender: not a drop
                 self._n_drop += 1
                 return
             event = result
@@ -434,6 +518,166 @@ class Pipeline(Configurable):
             f"(the last component is {last!r})"
         )
         self._fail(len(steps) - 1 if steps else -1, incomplete, context, event)
+
+    # ---------------------------------------------------------------- offloaded steps (rule 5)
+
+    def _refuse_unserved(self, step_id: str | None = None) -> None:
+        step_id = self._async_step if step_id is None else step_id
+        raise TypeError(
+            f"Pipeline {self.Id!r}: processor {step_id!r} is async (an async def); "
+            "it needs an executor to await it: pumpcore_executors.run(pipeline, executor=...) or "
+            "`async with pumpcore_executors.serving(pipeline)`"
+        )
+
+    def _suspender(
+        self, index: int, function: Callable[[Context, Any], Any], is_async: bool
+    ) -> Callable[[Context, Any], None]:
+        """The callable the engine runs for an async or blocking step.
+
+        It always returns None, and ``_run_from`` treats None from such a step as "taken care
+        of" rather than as a drop: so the general path pays nothing for rule 5 on other steps.
+        """
+
+        def suspend(context: Context, event: Any) -> None:
+            if self.Executor is not None:
+                self._suspend(index, function, is_async, context, event)
+            elif is_async:
+                # Reached through inject, a tick or a generator with no executor: the event
+                # fails (entry points refuse earlier, see _refuse_unserved).
+                self._refuse_unserved(self._ids[index])
+            else:
+                result = function(context, event)  # blocking, no executor: inline
+                if result is None:
+                    self._n_drop += 1
+                else:
+                    self._run_from(index + 1, context, result, None)
+
+        return suspend
+
+    def _suspend(
+        self,
+        index: int,
+        function: Callable[[Context, Any], Any],
+        is_async: bool,
+        context: Context,
+        event: Any,
+    ) -> None:
+        """Suspend an event at an async or blocking step: queue its call for the executor."""
+        call = Offload(
+            self, index, self._ids[index], function, is_async, context, event, self._seq_next
+        )
+        self._seq_next += 1
+        self._queued.append(call)
+        self._n_flight += 1
+        if self._n_flight >= self._limit and not self._limited:
+            self._limited = True
+            self.throttle(self._limit_who, True)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Hand queued calls to the executor while fewer than the limit run."""
+        if self._dispatching:
+            return  # an outer _dispatch further up the stack goes on with the queue
+        self._dispatching = True
+        try:
+            while self._queued and len(self._running) < self._limit:
+                link = self.Executor
+                call = self._queued.popleft()
+                self._running[call.sequence] = call
+                if link is None:  # the executor left (it abandons what is in flight)
+                    self.resume_failed(call, PipelineStoppedError("no executor runs the step"))
+                    continue
+                try:
+                    link.offload(call)
+                except Exception as exc:  # a broken executor must not lose the event
+                    self.resume_failed(call, exc)
+        finally:
+            self._dispatching = False
+
+    def resume(self, call: Offload, result: Any) -> None:
+        """The executor finished an offloaded call: ``result`` continues from the next step
+        (None drops the event), once every earlier suspended event has been passed on.
+
+        Call it on the thread that owns the pipeline. A call that is not in flight (abandoned at
+        ``stop_timeout``, or resumed already) is ignored.
+        """
+        self._settle(call, False, result)
+
+    def resume_failed(self, call: Offload, exception: Exception) -> None:
+        """The executor's offloaded call raised ``exception``: the event fails through the error
+        policy, attributed to the step, in its turn (see ``resume``)."""
+        self._settle(call, True, exception)
+
+    def _settle(self, call: Offload, failed: bool, value: Any) -> None:
+        if call.pipeline is not self:
+            raise ValueError(f"{call!r} belongs to pipeline {call.pipeline.Id!r}, not {self.Id!r}")
+        if self._running.pop(call.sequence, None) is not call:
+            return  # abandoned, or resumed twice
+        self._settled[call.sequence] = (call, failed, value)
+        self._release()
+        self._dispatch()
+
+    def _release(self, force: bool = False) -> None:
+        """Pass settled outcomes on in sequence order, as far as the sequence is complete and
+        nobody but the limit throttles the pipeline (``force``: regardless of throttling)."""
+        if self._releasing:
+            return  # the loop further up the stack picks it up; keeps the stack flat
+        self._releasing = True
+        try:
+            settled = self._settled
+            while settled:
+                if self._throttles and not force and self._throttled_by_others():
+                    break  # backpressure: throttle() releases again once it is lifted
+                entry = settled.pop(self._seq_release, None)
+                if entry is None:
+                    break
+                self._seq_release += 1
+                self._n_flight -= 1
+                call, failed, value = entry
+                if failed:
+                    self._fail(call.index, value, call.context, call.event)
+                elif value is None:
+                    self._n_drop += 1
+                else:
+                    self._run_from(call.index + 1, call.context, value, None)
+        finally:
+            self._releasing = False
+            if self._limited and self._n_flight < self._limit:
+                self._limited = False
+                self.throttle(self._limit_who, False)
+
+    def _throttled_by_others(self) -> bool:
+        limit_who = self._limit_who
+        return any(who is not limit_who for who in self._throttles)
+
+    def in_flight(self) -> int:
+        """Events suspended at async or blocking steps: queued, running, or finished and waiting
+        for an earlier one to be passed on."""
+        return self._n_flight
+
+    def holds_events(self) -> bool:
+        """True while events taken are not done yet: in flight (rule 5) or kept by a component
+        (``Processor.holds_events``, e.g. an open aggregate). No commit point acknowledges
+        positions meanwhile."""
+        if self._n_flight:
+            return True
+        for step in self._steps_src:
+            holds = getattr(step, "holds_events", None)
+            if holds is not None and holds():
+                return True
+        return False
+
+    def abandon_in_flight(self, exception: Exception) -> int:
+        """Fail every event in flight with ``exception`` (through the error policy, in sequence
+        order) — for an executor that gives up on them at ``stop_timeout``. Results that arrive
+        later for these calls are ignored. Returns how many were abandoned."""
+        calls = [*self._queued, *self._running.values()]
+        self._queued.clear()
+        self._running.clear()
+        for call in calls:
+            self._settled[call.sequence] = (call, True, exception)
+        self._release(force=True)
+        return len(calls)
 
     # ---------------------------------------------------------------- errors
 
@@ -537,6 +781,8 @@ class Pipeline(Configurable):
         else:
             self._throttles.discard(who)
         self._evaluate_ready()
+        if not enable and self._settled:
+            self._release()  # results held back by backpressure may go on now (rule 5)
         for ancestor in self._ancestors:
             ancestor.throttle(who, enable)
 

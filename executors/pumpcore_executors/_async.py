@@ -2,8 +2,10 @@
 
 One task (``_AsyncRunner.drive``) owns every pipeline: it steps the ``Driver`` and does what it
 is told. Everything that may block runs in a worker thread (``anyio.to_thread.run_sync``):
-blocking ``cycle``s, ``BlockingSource`` reads and acknowledgements, ``BlockingSink`` flushes;
-``async def`` cycles, ``AsyncSource`` and ``AsyncSink`` methods run as tasks on the loop.
+blocking ``cycle``s, ``BlockingSource`` reads and acknowledgements, ``BlockingSink`` flushes,
+blocking processors; ``async def`` cycles, ``AsyncSource`` and ``AsyncSink`` methods and ``async
+def`` processors run as tasks on the loop. An offloaded processor call (``pumpcore/_link.py``
+rule 4) is one task; its outcome resumes the pipeline from that task, on the loop thread.
 
 The core is not thread-safe, so every call into it happens on the loop thread: an event a
 blocking cycle sends from its worker thread (``self.process(event)``) travels to the loop with
@@ -19,12 +21,13 @@ other task is blocked and no cycle or read is running, it jumps the clock to the
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -52,9 +55,16 @@ from pumpcore._io_source import (
     flush_is_noop,
     has_serve,
 )
+from pumpcore._link import Offload
 from pumpcore.trigger import Trigger
 
-from ._blocking import report_cycle_failure, report_read_failure, sinks_of
+from ._blocking import (
+    abandon_in_flight,
+    abandoned,
+    report_cycle_failure,
+    report_read_failure,
+    sinks_of,
+)
 from ._clock import SystemClock
 from ._failures import FailureLog
 from ._report import RunReport, report_of
@@ -66,6 +76,10 @@ log = logging.getLogger("pumpcore.executors")
 # How often the driver looks at a stop flag set by a signal handler while it waits: a handler
 # may not touch the loop, so it only sets the flag.
 _SIGNAL_POLL = 0.1
+
+# Worker threads blocking processors may use at once, apart from those of reads and cycles (so
+# that neither can starve the other); anyio's default limiter allows as many.
+STEP_THREADS = 40
 
 
 class _AsyncRunner:
@@ -93,7 +107,10 @@ class _AsyncRunner:
         self._changed: anyio.Event | None = None
         self._in_flight = 0
         self._flushing = False
-        self._deferred: deque[tuple[Pipeline, Any, Context | None]] = deque()
+        # What arrived during a flush and must wait for its end (nothing reaches a sink meanwhile).
+        self._deferred: deque[Callable[[], None]] = deque()
+        self._step_threads: anyio.CapacityLimiter | None = None
+        self._closed = False  # no offloaded step starts any more (the workers are gone)
         self._loop_thread = 0
         self._workers: TaskGroup | None = None
         self._opened: list[Any] = []
@@ -118,12 +135,52 @@ class _AsyncRunner:
         """Process on the loop thread; from a worker thread, travel there and wait for it."""
         if threading.get_ident() == self._loop_thread:
             if self._flushing:
-                self._deferred.append((pipeline, event, context))
+                self._deferred.append(
+                    functools.partial(_process_deferred, pipeline, event, context)
+                )
             else:
                 pipeline.process(event, context)
             self.notify()
             return
         anyio.from_thread.run(self._process_from_worker, pipeline, event, context)
+
+    def offload(self, call: Offload) -> None:
+        """Run an async or blocking step's call as a task (rule 4 of pumpcore/_link.py)."""
+        if self._closed or self._workers is None:
+            self.driver.poison()
+            call.pipeline.resume_failed(call, abandoned(call))
+            return
+        self._workers.start_soon(self._run_step, call)
+
+    async def _run_step(self, call: Offload) -> None:
+        try:
+            if call.is_async:
+                result = await call.function(call.context, call.event)
+            else:
+                if self._step_threads is None:
+                    self._step_threads = anyio.CapacityLimiter(STEP_THREADS)
+                result = await anyio.to_thread.run_sync(
+                    call.function,
+                    call.context,
+                    call.event,
+                    limiter=self._step_threads,
+                    abandon_on_cancel=True,
+                )
+        except anyio.get_cancelled_exc_class():
+            # The run is torn down (stop_timeout passed, or the host cancelled serving()): the
+            # event fails through the policy and no position may be acknowledged.
+            self.driver.poison()
+            call.pipeline.resume_failed(call, abandoned(call))
+            raise
+        except Exception as exc:
+            outcome: Callable[[], None] = functools.partial(call.pipeline.resume_failed, call, exc)
+        else:
+            outcome = functools.partial(call.pipeline.resume, call, result)
+        if self._flushing:  # rare: commits wait until nothing is in flight
+            self._deferred.append(outcome)
+        else:
+            outcome()
+        self.notify()
 
     async def _process_from_worker(
         self, pipeline: Pipeline, event: Any, context: Context | None
@@ -170,6 +227,7 @@ class _AsyncRunner:
                 finally:
                     with anyio.CancelScope(shield=True):
                         await self._wait_in_flight()
+                    self._closed = True
                     workers.cancel_scope.cancel()  # what is still running is abandoned
         finally:
             with anyio.CancelScope(shield=True):
@@ -244,7 +302,8 @@ class _AsyncRunner:
         if deadline is not None:
             wake = deadline if wake is None else min(wake, deadline)
         clock = self.clock
-        if clock.is_virtual and self._in_flight == 0 and wake is not None:
+        idle = self._in_flight == 0 and self.driver.in_flight() == 0
+        if clock.is_virtual and idle and wake is not None:
             await anyio.wait_all_tasks_blocked()  # let every other task run first
             if not self._kicked and not self.stop_requested:
                 clock.sleep_until(wake)  # jump, never really sleep
@@ -301,11 +360,7 @@ class _AsyncRunner:
 
     def _run_deferred(self) -> None:
         while self._deferred and not self._flushing:
-            pipeline, event, context = self._deferred.popleft()
-            try:
-                pipeline.process(event, context)
-            except PipelineStoppedError as exc:
-                log.warning("an event sent during a flush was refused: %r", exc)
+            self._deferred.popleft()()
 
     # ------------------------------------------------------------ commits
 
@@ -350,34 +405,51 @@ class _AsyncRunner:
     # ------------------------------------------------------------ stopping
 
     async def _wait_in_flight(self) -> None:
-        """No new input; let running cycles and reads end (draining queues) within the budget."""
-        self.driver.request_stop()
+        """No new input; let running cycles, reads and offloaded steps end (draining queues),
+        then stop the pipelines one by one, feeders first, waiting again after each — all within
+        the ``stop_timeout`` budget."""
+        driver = self.driver
+        driver.request_stop()
         self._stop_at = anyio.current_time() + self.stop_timeout
         self._signal_change()
         with anyio.move_on_after(self.stop_timeout):
-            while self._in_flight:
-                self._kicked = False
-                self._run_deferred()
-                if self.driver.pump_round():
-                    self._signal_change()
-                    await anyio.lowlevel.checkpoint()
-                    continue
-                self._wakeup = anyio.Event()
-                with anyio.move_on_after(0.05):
-                    await self._wakeup.wait()
-                self._wakeup = None
+            await self._settle()
+            while driver.stop_next(self.clock.time()):
+                self._signal_change()
+                await self._settle()
         if self._in_flight:
             log.warning(
                 "stop_timeout: %d cycles or reads still running, abandoned", self._in_flight
             )
+
+    async def _settle(self) -> None:
+        """Pump the queues between pipelines until nothing runs: no cycle or read, no event in
+        flight at an async or blocking step."""
+        driver = self.driver
+        while True:
+            self._kicked = False
+            self._run_deferred()
+            if driver.pump_round():
+                self._signal_change()
+                await anyio.lowlevel.checkpoint()
+                continue
+            if not (self._in_flight or driver.in_flight()):
+                return
+            self._wakeup = anyio.Event()
+            with anyio.move_on_after(0.05):
+                await self._wakeup.wait()
+            self._wakeup = None
 
     async def _shutdown(self) -> RunReport:
         """Drain, stop pipelines (aggregates flushed), flush sinks, acknowledge, close — bounded
         by what is left of ``stop_timeout``; then close sources."""
         driver = self.driver
         stop_at = getattr(self, "_stop_at", anyio.current_time() + self.stop_timeout)
+        self._closed = True
         self._run_deferred()
+        abandon_in_flight(driver)
         driver.stop(self.clock.time())
+        abandon_in_flight(driver)  # results held back by a pipeline that can no longer drain
         self._signal_change()
         with anyio.move_on_after(max(0.0, stop_at - anyio.current_time())) as scope:
             commit = driver.take_commit()
@@ -394,6 +466,13 @@ class _AsyncRunner:
                 except Exception as exc:
                     log.error("close of %r failed: %r", item, exc)
         return report_of(driver)
+
+
+def _process_deferred(pipeline: Pipeline, event: Any, context: Context | None) -> None:
+    try:
+        pipeline.process(event, context)
+    except PipelineStoppedError as exc:
+        log.warning("an event sent during a flush was refused: %r", exc)
 
 
 class ServingPump:

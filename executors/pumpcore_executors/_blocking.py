@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pumpcore import Pipeline, Sink, TriggerSource
+from pumpcore import Pipeline, PipelineStoppedError, Sink, TriggerSource
 from pumpcore._driver import Commit, Driver, is_async_cycle
 from pumpcore._io_source import (
     AsyncSink,
@@ -22,6 +22,7 @@ from pumpcore._io_source import (
     flush_is_noop,
     has_serve,
 )
+from pumpcore._link import Offload
 
 from ._bridge import AsyncBridge
 from ._report import RunReport, report_of
@@ -41,6 +42,24 @@ def check_blocking(driver: Driver, executor: str) -> None:
                     f"{source.locate_address()}: cycle() is async; the {executor} executor "
                     f"cannot run it; {hint}"
                 )
+
+
+def abandoned(call: Offload) -> PipelineStoppedError:
+    """The failure of an offloaded call the executor will not run (or no longer waits for)."""
+    return PipelineStoppedError(
+        f"{call.pipeline.Id}.{call.component_id}: abandoned, the pump stopped before this step "
+        "finished (stop_timeout passed, or the run was cancelled)"
+    )
+
+
+def abandon_in_flight(driver: Driver) -> None:
+    """Fail what is still in flight at async or blocking steps, through the error policy, and
+    poison acknowledgements (``Driver.abandon``); the stop sequence's last resort."""
+    count = driver.abandon(
+        PipelineStoppedError("abandoned: the step did not finish before the pump stopped")
+    )
+    if count:
+        log.warning("stop: %d events in flight at async or blocking steps abandoned", count)
 
 
 def sinks_of(driver: Driver) -> list[tuple[Pipeline, Sink]]:
@@ -137,7 +156,9 @@ class BlockingIO:
         """Stop the pipelines (draining, flushing aggregates), flush and close sinks, commit,
         close sources; report."""
         driver = self.driver
+        abandon_in_flight(driver)
         driver.stop(now)
+        abandon_in_flight(driver)  # results held back by a pipeline that can no longer drain
         commit = driver.take_commit()
         try:
             if self.flush():

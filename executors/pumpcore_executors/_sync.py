@@ -3,6 +3,11 @@
 Everything, blocking reads and flushes included, runs inline; so it cannot bound a blocking call
 by ``stop_timeout`` (the threads and async executors can), and it cannot run ``async`` cycles (a
 TypeError names them); anyio-based sources and sinks run through an ``AsyncBridge``.
+
+Offloaded steps (``pumpcore/_link.py`` rule 4) complete before ``offload`` returns: a blocking
+processor is called inline, an ``async def`` one is awaited on the bridge's loop thread while this
+thread waits. One call at a time, so ``async_concurency_limit`` is never reached; outputs and
+statistics are those of the other executors.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pumpcore import Clock, Pipeline, TriggerSource
+from pumpcore import Clock, Context, Pipeline, TriggerSource
 from pumpcore._driver import Driver
+from pumpcore._link import Offload
 
 from ._blocking import BlockingIO, check_blocking, report_cycle_failure
 from ._failures import FailureLog
@@ -39,6 +45,39 @@ def _direct(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
 
 
+class _SyncLink:
+    """The ``ExecutorLink`` of the sync executor: everything happens in the calling thread."""
+
+    def __init__(self, io: BlockingIO) -> None:
+        self.io = io
+
+    def notify(self) -> None:
+        """Queued events are seen at the loop's next step (it is the caller)."""
+
+    def changed(self) -> Any:
+        """There is no loop to await on under the sync executor."""
+        raise RuntimeError(
+            "put_async needs an async executor (pumpcore_executors.serving or executor='asyncio' "
+            "/ 'trio'); under the sync executor use put()"
+        )
+
+    def process(self, pipeline: Pipeline, event: Any, context: Context | None) -> None:
+        """Process at once (there is only this thread)."""
+        pipeline.process(event, context)
+
+    def offload(self, call: Offload) -> None:
+        """Run the call now: inline, or on the bridge's loop for an ``async def``."""
+        try:
+            if call.is_async:
+                result = self.io.bridge.call(call.function, call.context, call.event)
+            else:
+                result = call.function(call.context, call.event)
+        except Exception as exc:
+            call.pipeline.resume_failed(call, exc)
+        else:
+            call.pipeline.resume(call, result)
+
+
 def run_sync(
     pipelines: Sequence[Pipeline],
     *,
@@ -50,10 +89,12 @@ def run_sync(
     """Drive ``pipelines`` until they finish or ``stop_after`` seconds of ``clock`` pass."""
     driver = Driver(pipelines, batch_size=batch_size)
     check_blocking(driver, "sync")
-    for pipeline in driver.pipelines:
-        pipeline.set_timer(time.perf_counter)
     failures = FailureLog(driver.pipelines)
     io = BlockingIO(driver, _direct)
+    link = _SyncLink(io)
+    for pipeline in driver.pipelines:
+        pipeline.set_timer(time.perf_counter)
+        pipeline.Executor = link
     stop = [False]
 
     def request_stop() -> None:
@@ -69,6 +110,8 @@ def run_sync(
         return report
     finally:
         failures.detach()
+        for pipeline in driver.pipelines:
+            pipeline.Executor = None
 
 
 def _loop(

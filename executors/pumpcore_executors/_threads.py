@@ -10,7 +10,11 @@ one ``queue.SimpleQueue`` (the inbox):
 - a read's result or a cycle's completion is a callable the coordinator runs;
 - an event a cycle sends (``self.process(event)``) is a request the coordinator serves when the
   pipeline is ready, resolving a future the worker waits on: a throttled pipeline blocks the
-  producing cycle, which is backpressure for blocking sources.
+  producing cycle, which is backpressure for blocking sources;
+- an offloaded step (``pumpcore/_link.py`` rule 4) runs in a pool of its own (blocking processors;
+  a separate pool, so that cycles waiting on a throttled pipeline can never take the threads the
+  steps that would release it need) or on the ``AsyncBridge``'s loop (``async def`` processors);
+  its outcome is a callable that resumes the pipeline on the coordinator.
 
 SIGINT/SIGTERM put a stop request in the inbox (``SimpleQueue.put`` is safe in a signal handler).
 """
@@ -28,9 +32,16 @@ from typing import Any
 from pumpcore import Clock, Context, Pipeline, PipelineStoppedError, TriggerSource
 from pumpcore._driver import Driver
 from pumpcore._io_source import IOSource
+from pumpcore._link import Offload
 from pumpcore.trigger import Trigger
 
-from ._blocking import BlockingIO, check_blocking, report_cycle_failure
+from ._blocking import (
+    BlockingIO,
+    abandon_in_flight,
+    abandoned,
+    check_blocking,
+    report_cycle_failure,
+)
 from ._failures import FailureLog
 from ._report import RunReport
 from ._signals import stop_signals
@@ -38,6 +49,9 @@ from ._signals import stop_signals
 log = logging.getLogger("pumpcore.executors")
 
 _STOP = object()
+
+# Threads for blocking processors (as many as anyio's default thread limiter allows).
+STEP_THREADS = 40
 
 
 class _Request:
@@ -76,6 +90,9 @@ class _ThreadsRunner:
         self.stop_requested = False
         self.stop_deadline: float | None = None
         self.io = BlockingIO(self.driver, self._call)
+        self._step_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._async_calls: list[Offload] = []  # offloaded async calls, started once per turn
+        self.closed = False  # no offloaded step starts any more (stop_timeout passed)
 
     # ------------------------------------------------------------ the ExecutorLink protocol
 
@@ -97,6 +114,37 @@ class _ThreadsRunner:
         request = _Request(pipeline, event, context)
         self.inbox.put(request)
         request.future.result()
+
+    def offload(self, call: Offload) -> None:
+        """Start an async or blocking step's call; its outcome comes back through the inbox."""
+        if self.closed:
+            self.driver.poison()
+            call.pipeline.resume_failed(call, abandoned(call))
+            return
+        if call.is_async:
+            self._async_calls.append(call)  # started with the turn's others: _start_async_calls
+            return
+        if self._step_pool is None:
+            self._step_pool = concurrent.futures.ThreadPoolExecutor(STEP_THREADS, "pumpcore-step")
+        future = self._step_pool.submit(call.function, call.context, call.event)
+        self._when_done(call, future)
+
+    def _when_done(self, call: Offload, future: concurrent.futures.Future[Any]) -> None:
+        future.add_done_callback(lambda f: self.inbox.put(lambda: _resume(call, f)))
+
+    def _start_async_calls(self) -> None:
+        """Start the async calls offloaded since the last turn, in one trip to the bridge."""
+        if not self._async_calls:
+            return
+        calls, self._async_calls = self._async_calls, []
+        try:
+            futures = self.io.bridge.submit_all([(c.function, (c.context, c.event)) for c in calls])
+        except Exception as exc:  # no anyio, or the bridge failed: the events fail, not vanish
+            for call in calls:
+                call.pipeline.resume_failed(call, exc)
+            return
+        for call, future in zip(calls, futures, strict=True):
+            self._when_done(call, future)
 
     # ------------------------------------------------------------ blocking calls
 
@@ -183,6 +231,7 @@ class _ThreadsRunner:
         return served
 
     def _drain_inbox(self, timeout: float | None) -> None:
+        self._start_async_calls()  # before waiting: what they finish is what may come in
         try:
             item = self.inbox.get(timeout=timeout) if timeout != 0 else self.inbox.get_nowait()
         except queue.Empty:
@@ -193,6 +242,21 @@ class _ThreadsRunner:
                 self._handle(self.inbox.get_nowait())
             except queue.Empty:
                 return
+
+    def _settle(self) -> None:
+        """Serve running cycles and reads, pump the queues between pipelines and wait for
+        offloaded steps, until nothing is running or the stop deadline passes."""
+        assert self.stop_deadline is not None
+        driver = self.driver
+        while True:
+            self._serve_held()
+            driver.drain()
+            if not (self.in_flight or driver.in_flight()):
+                return
+            left = self.stop_deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._drain_inbox(min(0.05, left))
 
     def run(self, handle_signals: bool) -> RunReport:
         for pipeline in self.driver.pipelines:
@@ -212,6 +276,8 @@ class _ThreadsRunner:
             for pipeline in self.driver.pipelines:
                 pipeline.Executor = None
             self.pool.shutdown(wait=False, cancel_futures=True)
+            if self._step_pool is not None:
+                self._step_pool.shutdown(wait=False, cancel_futures=True)
 
     def _loop(self) -> None:
         driver, clock = self.driver, self.clock
@@ -241,7 +307,12 @@ class _ThreadsRunner:
             if deadline is not None:
                 wake = deadline if wake is None else min(wake, deadline)
             if clock.is_virtual:
-                if self.in_flight == 0 and not self.held and wake is not None:
+                if (
+                    self.in_flight == 0
+                    and not self.held
+                    and driver.in_flight() == 0
+                    and wake is not None
+                ):
                     clock.sleep_until(wake)  # nothing runs anywhere: jump
                     continue
                 self._drain_inbox(None)
@@ -252,19 +323,32 @@ class _ThreadsRunner:
         driver = self.driver
         driver.request_stop()
         self.stop_deadline = time.monotonic() + self.stop_timeout
-        # Running cycles and reads may still hand events over: serve them until they end.
-        while self.in_flight and time.monotonic() < self.stop_deadline:
-            self._serve_held()
-            driver.pump_round()
-            self._drain_inbox(min(0.05, max(0.0, self.stop_deadline - time.monotonic())))
+        # Running cycles and reads may still hand events over, offloaded steps still finish:
+        # settle, then stop the pipelines one by one (feeders first), settling after each.
+        self._settle()
+        while time.monotonic() < self.stop_deadline and driver.stop_next(self.clock.time()):
+            self._settle()
         if self.in_flight:
             log.warning("stop_timeout: %d cycles or reads still running, abandoned", self.in_flight)
+        self.closed = True
+        self._async_calls = []  # never started: abandoned with the rest
+        abandon_in_flight(driver)
         self._serve_held()
         driver.drain()
         for request in self.held:  # their pipelines stay throttled: the events are refused
             request.future.set_exception(PipelineStoppedError("the pump is stopping"))
         self.held = []
         return self.io.shutdown(self.clock.time())
+
+
+def _resume(call: Offload, future: concurrent.futures.Future[Any]) -> None:
+    """Give an offloaded call's outcome back to its pipeline (on the coordinator)."""
+    try:
+        result = future.result(0)
+    except Exception as exc:  # what the step raised, or CancelledError (the bridge closed)
+        call.pipeline.resume_failed(call, exc)
+    else:
+        call.pipeline.resume(call, result)
 
 
 def run_threads(

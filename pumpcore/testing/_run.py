@@ -32,7 +32,9 @@ def run_chain(
 
     Each event gets its own copy of ``context``. Generators and aggregators work; what they still
     hold is flushed at the end (at time ``now``). The first exception a processor raises is
-    re-raised as it was, so a test sees exactly what went wrong.
+    re-raised as it was, so a test sees exactly what went wrong. Blocking processors
+    (``@pumpcore.blocking``) run inline; an ``async def`` processor needs an executor, so it
+    raises TypeError naming it (run it with ``pumpcore_executors.run`` instead).
 
     Example:
         >>> def double(context, event):
@@ -80,7 +82,8 @@ def run_pipeline(
     """Feed ``events`` into a built pipeline (each with a fresh context) and report the result.
 
     The pipeline's own sink still receives every event; ``outputs`` is a copy of what it took.
-    With ``stop`` the pipeline is stopped afterwards, flushing what components hold.
+    With ``stop`` the pipeline is stopped afterwards, flushing what components hold. As in
+    ``run_chain``, blocking processors run inline and async ones raise TypeError.
 
     Example:
         >>> from pumpcore.common import NullSink
