@@ -21,8 +21,8 @@ def tests_without_trio(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("python", "-m", "pip", "uninstall", "--yes", "trio", success_codes=[0, 1])
     session.run(
-        "pytest", "-m", "not needs_trio", "tests/core", "tests/executors", "tests/test_sync_executor.py",
-        "tests/test_exports.py", "tests/test_purity.py",
+        "pytest", "-m", "not needs_trio", "tests/core", "tests/executors",
+        "tests/test_sync_executor.py", "tests/test_exports.py", "tests/test_purity.py",
     )  # fmt: skip
 
 
