@@ -1,0 +1,33 @@
+"""Sockets: a line server (TCP, TLS, Unix), a line client sink, and UDP datagrams, on anyio.
+
+``StreamServerSource`` (``TCPSource`` with BSPump's older ``host``/``port`` keys) turns each line
+a client sends into an event; ``StreamClientSink`` writes events as lines to a server;
+``DatagramSource`` and ``DatagramSink`` do the same with one datagram per event. Written on
+anyio, they run under every executor (sync and threads through the executors' bridge loop).
+
+Install with ``pip install "pumpcore[socket]"``.
+"""
+
+from ._client import StreamClientSink as StreamClientSink
+from ._client import StreamClientSinkStatistics as StreamClientSinkStatistics
+from ._datagram import DatagramSink as DatagramSink
+from ._datagram import DatagramSinkStatistics as DatagramSinkStatistics
+from ._datagram import DatagramSource as DatagramSource
+from ._datagram import DatagramSourceStatistics as DatagramSourceStatistics
+from ._errors import SocketError as SocketError
+from ._server import StreamServerSource as StreamServerSource
+from ._server import StreamServerStatistics as StreamServerStatistics
+from ._server import TCPSource as TCPSource
+
+__all__ = (
+    "DatagramSink",
+    "DatagramSinkStatistics",
+    "DatagramSource",
+    "DatagramSourceStatistics",
+    "SocketError",
+    "StreamClientSink",
+    "StreamClientSinkStatistics",
+    "StreamServerSource",
+    "StreamServerStatistics",
+    "TCPSource",
+)

@@ -1,0 +1,103 @@
+"""What the server sources share: the bounded queue between ``serve`` and ``read``.
+
+Rules:
+1. ``serve`` (connections, datagram sockets) puts events into a bounded anyio memory object
+   stream; ``read`` takes them out. Nothing on the ``serve`` side touches the pipeline: under the
+   sync and threads executors it runs on the bridge's event loop thread while the pipeline is
+   driven from another thread. So decoding failures and over-long lines are counted here, in the
+   source's ``statistics()``, not reported through the pipeline.
+2. When the queue is full, putting waits: a connection then stops reading its socket, so TCP
+   pushes back on the client (a datagram socket stops being read and the kernel drops what its
+   buffer cannot hold). The executor reads only while the pipeline is ready and its buffer runs
+   low, so a throttled pipeline leaves the queue full and the server holds at most
+   ``queue_max_size`` events, plus up to one received chunk per connection.
+3. ``read`` waits at most ``poll_interval`` for the first event, because a stop waits for a read
+   in progress (and the sync executor's thread is held meanwhile); then it takes what is there.
+4. Everything runs on one event loop (the executor's, or the bridge's loop thread), so counters
+   are plain ints; other threads only read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from pumpcore import AsyncSource, ConfigError, Received
+
+if TYPE_CHECKING:
+    from pumpcore import Pipeline
+
+
+class QueuedSource(AsyncSource):
+    """An ``AsyncSource`` whose ``serve`` fills a bounded queue that ``read`` drains."""
+
+    ConfigDefaults: ClassVar[Mapping[str, Any]] = {
+        "queue_max_size": 1000,
+    }
+
+    def __init__(
+        self,
+        pipeline: Pipeline | None = None,
+        id: str | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._send: MemoryObjectSendStream[Received] | None = None
+        self._receive: MemoryObjectReceiveStream[Received] | None = None
+        self._buffered_max = 0
+        super().__init__(pipeline, id, config)
+
+    @property
+    def owner(self) -> str:
+        """``ClassName 'id'``, how error messages name this component."""
+        return f"{type(self).__name__} {self.Id!r}"
+
+    def apply_config(self) -> None:
+        """Check ``queue_max_size`` (and the base class's keys)."""
+        super().apply_config()
+        if int(self.Config["queue_max_size"]) < 1:
+            raise ConfigError(f"{self.owner}: config key 'queue_max_size' must be >= 1")
+
+    def _open_queue(self) -> None:
+        send, receive = anyio.create_memory_object_stream[Received](
+            int(self.Config["queue_max_size"])
+        )
+        self._send, self._receive = send, receive
+
+    async def _close_queue(self) -> None:
+        for stream in (self._send, self._receive):
+            if stream is not None:
+                await stream.aclose()
+        self._send = self._receive = None
+
+    async def _put(self, item: Received) -> None:
+        """Queue one event, waiting while the queue is full (rule 2)."""
+        assert self._send is not None, "serve() runs only after open()"
+        await self._send.send(item)
+        used = self._send.statistics().current_buffer_used
+        if used > self._buffered_max:
+            self._buffered_max = used
+
+    def _buffered(self) -> tuple[int, int]:
+        """Events in the queue now, and the most there ever were (callable from any thread)."""
+        send = self._send
+        if send is None:
+            return 0, self._buffered_max
+        return send.statistics().current_buffer_used, self._buffered_max
+
+    async def read(self, max_items: int) -> Sequence[Received] | None:
+        """Up to ``max_items`` queued events; ``[]`` when none came within ``poll_interval``."""
+        receive = self._receive
+        if receive is None:
+            return []
+        items: list[Received] = []
+        with anyio.move_on_after(float(self.Config["poll_interval"])):
+            items.append(await receive.receive())
+        try:
+            while len(items) < max_items:
+                items.append(receive.receive_nowait())
+        except anyio.WouldBlock:
+            pass
+        return items

@@ -1,0 +1,431 @@
+"""StreamServerSource (and TCPSource): a TCP, TLS or Unix stream server whose lines are events.
+
+Rules:
+1. ``open`` binds every configured address, so a bind error fails the run at start with the
+   address in the message, and port 0 is resolved before anything is read: ``addresses`` then
+   tells where the server listens. ``serve`` accepts connections; ``aclose`` unbinds (and
+   removes the Unix socket files it created).
+2. Each connection runs in its own task and splits what it receives into lines (``_lines.py``);
+   each line goes into a bounded queue that ``read`` drains (``_queued.py``). A full queue stops
+   the connection from reading its socket: TCP pushes back on the client. (Connections are
+   read through ``SocketByteStream``, which reads only when asked on every backend; anyio's
+   own asyncio streams read ahead without bound: see ``_rawsock.py``.)
+3. Bad input ends at most that input, never the server:
+   - a line over ``max_line_length`` is dropped and counted (``lines_too_long``); the
+     connection stays up and its next lines are kept;
+   - a line that does not decode with ``encoding`` is dropped and counted
+     (``lines_undecodable``); to have such lines go through the pipeline's error policy
+     instead, set ``encoding`` to ``""`` (bytes) and decode in a processor;
+   - a line cut short by a disconnect (no ``\\n`` before the end) is dropped and counted
+     (``partial_lines``): a truncated record is worse than a missing one;
+   - a failing TLS handshake ends that connection and is counted (``handshake_failures``);
+   - a malformed line (bad JSON, say) is the pipeline's business: its parser raises, the error
+     policy counts it, and the connection goes on.
+   A connection that breaks or fails otherwise ends alone (logged); a failing ``accept`` (out
+   of file descriptors) is retried after a pause instead of ending ``serve``.
+4. No positions: TCP has no replay, so nothing is acknowledged; what the pipeline had not taken
+   when the run stops is lost with the connections. Use a broker when that matters.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import socket
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import anyio
+import anyio.to_thread
+import attrs
+from anyio.abc import AnyByteStream, ByteStream, Listener, SocketAttribute
+from anyio.streams.tls import TLSListener
+
+from pumpcore import ConfigError, Context, Received
+
+from ._address import Address, family_name, format_sockaddr, parse_addresses
+from ._errors import SocketError
+from ._lines import LineSplitter
+from ._queued import QueuedSource
+from ._rawsock import SocketListener, bind_stream, remove_socket_file
+
+if TYPE_CHECKING:
+    from pumpcore import Pipeline
+
+log = logging.getLogger("pumpcore.socket")
+
+# The most bytes asked of a connection at once: also the most a blocked connection holds as
+# lines not yet queued (rule 2).
+RECEIVE_SIZE = 65536
+# A connection ending under us: the peer reset or vanished, TLS broke (ssl.SSLError is an OSError).
+_GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
+
+
+@attrs.frozen
+class StreamServerStatistics:
+    """What a stream server source did so far.
+
+    Attributes:
+        connections: connections accepted (after the TLS handshake, with TLS).
+        connections_open: connections open now.
+        lines: lines queued for the pipeline.
+        bytes_received: bytes received on all connections (after TLS decryption).
+        lines_too_long: lines dropped for exceeding ``max_line_length``.
+        lines_undecodable: lines dropped because they did not decode with ``encoding``.
+        partial_lines: incomplete last lines of connections that ended, dropped.
+        handshake_failures: TLS handshakes that failed or timed out.
+        accept_errors: failed ``accept`` calls (retried).
+        buffered: lines in the queue between connections and the pipeline now.
+        buffered_max: the most lines that queue ever held (at most ``queue_max_size``).
+    """
+
+    connections: int
+    connections_open: int
+    lines: int
+    bytes_received: int
+    lines_too_long: int
+    lines_undecodable: int
+    partial_lines: int
+    handshake_failures: int
+    accept_errors: int
+    buffered: int
+    buffered_max: int
+
+
+@dataclass(eq=False)
+class _CountingTLSListener(TLSListener):
+    """anyio's ``TLSListener``, with handshake failures counted and logged in one line (its
+    default logs a traceback per failing client, which a port scanner turns into log spam)."""
+
+    on_handshake_error: Callable[[BaseException], None] = field(kw_only=True)
+
+    # The base declares it a staticmethod; this one needs the listener's callback. The call
+    # site (``self.handle_handshake_error(exc, stream)``) is the same for both.
+    async def handle_handshake_error(  # type: ignore[override]
+        self, exc: BaseException, stream: AnyByteStream
+    ) -> None:
+        await anyio.aclose_forcefully(stream)
+        if isinstance(exc, anyio.get_cancelled_exc_class()) or not isinstance(exc, Exception):
+            raise exc
+        self.on_handshake_error(exc)
+
+
+def _load_ssl_context(cert: str, key: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    # No TLS 1.3 session tickets: the server never writes after the handshake then. A client
+    # that sends its lines and closes without reading the tickets would otherwise have its
+    # kernel answer them with a reset, and the server's read could fail before the last lines.
+    context.num_tickets = 0
+    return context
+
+
+class StreamServerSource(QueuedSource):
+    """Listens on TCP, TLS or Unix stream sockets; each line a client sends is an event.
+
+    The source of BSPump's ``EchoPipeline`` (test it with ``socat STDIO TCP:127.0.0.1:8083``).
+    Each event's context::
+
+        {"stream_type": "AF_INET",       # AF_INET, AF_INET6 or AF_UNIX
+         "stream_dir": "in",
+         "stream_peer": "127.0.0.1 53122",  # the client ("" for an unnamed Unix peer)
+         "stream_me": "127.0.0.1 8083",     # the listening address that accepted it
+         "stream_id": 7}                     # the connection, numbered from 1 per source
+
+    There are no positions (TCP has no replay): nothing is acknowledged, and lines the pipeline
+    had not taken when the run stops are lost. See the module rules for what bad input does.
+
+    Config:
+        address: where to listen: ``"host port"`` (``"0.0.0.0 8083"``; ``"* 8083"`` for every
+            IPv4 and IPv6 interface; port 0 picks a free port) or a Unix socket path; several
+            separated by newlines or ``;``.
+        backlog: connections the kernel queues before ``accept``.
+        max_line_length: the most bytes a line may have before its ``\\n``.
+        encoding: decode lines to ``str`` with this codec; ``""`` emits ``bytes``.
+        cert, key: PEM files of the server certificate (chain) and its key; setting both
+            enables TLS.
+        handshake_timeout: seconds a client has to finish the TLS handshake.
+        queue_max_size: lines held between connections and the pipeline (backpressure bound).
+        read_size, poll_interval, retry_delay: as for every ``IOSource``.
+
+    Attributes:
+        addresses: where the server listens, once opened (``"127.0.0.1 54321"``, a path).
+
+    Example:
+        >>> source = StreamServerSource(config={"address": "0.0.0.0 8083"})
+        >>> source.Config["max_line_length"]
+        65536
+    """
+
+    ConfigDefaults: ClassVar[Mapping[str, Any]] = {
+        "address": "127.0.0.1 8888",
+        "backlog": 128,
+        "max_line_length": 65536,
+        "encoding": "utf-8",
+        "cert": "",
+        "key": "",
+        "handshake_timeout": 10.0,
+    }
+
+    def __init__(
+        self,
+        pipeline: Pipeline | None = None,
+        id: str | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.addresses: tuple[str, ...] = ()
+        self._listeners: list[tuple[Listener[Any], str, str]] = []
+        self._unix_paths: list[str] = []
+        self._next_id = 0
+        self._connections = self._open_now = self._lines = self._bytes = 0
+        self._too_long = self._undecodable = self._partial = 0
+        self._handshake_failures = self._accept_errors = 0
+        super().__init__(pipeline, id, config)
+
+    def _address_text(self) -> str:
+        """The ``address`` to listen on (``TCPSource`` also reads ``host``/``port``)."""
+        return str(self.Config["address"])
+
+    def apply_config(self) -> None:
+        """Parse ``address`` and check the other keys.
+
+        Raises:
+            ConfigError: a bad address, ``max_line_length`` or ``backlog`` below 1, an unknown
+                encoding, only one of ``cert``/``key``, or a ``handshake_timeout`` not above 0.
+        """
+        super().apply_config()
+        config, owner = self.Config, self.owner
+        self._parsed: tuple[Address, ...] = parse_addresses(
+            owner, "address", self._address_text(), many=True
+        )
+        for key in ("max_line_length", "backlog"):
+            if int(config[key]) < 1:
+                raise ConfigError(f"{owner}: config key {key!r} must be >= 1")
+        if config["encoding"]:
+            try:
+                codecs.lookup(str(config["encoding"]))
+            except LookupError as exc:
+                raise ConfigError(f"{owner}: unknown encoding {config['encoding']!r}") from exc
+        if bool(config["cert"]) != bool(config["key"]):
+            raise ConfigError(f"{owner}: config keys 'cert' and 'key' go together; give both")
+        if float(config["handshake_timeout"]) <= 0:
+            raise ConfigError(f"{owner}: config key 'handshake_timeout' must be > 0")
+
+    def statistics(self) -> StreamServerStatistics:
+        """The counters so far (see ``StreamServerStatistics``)."""
+        buffered, buffered_max = self._buffered()
+        return StreamServerStatistics(
+            connections=self._connections,
+            connections_open=self._open_now,
+            lines=self._lines,
+            bytes_received=self._bytes,
+            lines_too_long=self._too_long,
+            lines_undecodable=self._undecodable,
+            partial_lines=self._partial,
+            handshake_failures=self._handshake_failures,
+            accept_errors=self._accept_errors,
+            buffered=buffered,
+            buffered_max=buffered_max,
+        )
+
+    # ------------------------------------------------------------ open / serve / close
+
+    async def open(self) -> None:
+        """Bind every address (rule 1).
+
+        Raises:
+            SocketError: an address could not be bound (in use, not permitted, unknown host).
+            ConfigError: the TLS certificate or key could not be loaded.
+        """
+        config = self.Config
+        context: ssl.SSLContext | None = None
+        if config["cert"]:
+            try:
+                context = await anyio.to_thread.run_sync(
+                    _load_ssl_context, str(config["cert"]), str(config["key"])
+                )
+            except (OSError, ValueError) as exc:
+                raise ConfigError(
+                    f"{self.owner}: cannot load TLS 'cert' {config['cert']!r} and 'key' "
+                    f"{config['key']!r}: {exc}"
+                ) from exc
+        listeners: list[tuple[Listener[Any], str, str]] = []
+        try:
+            for address in self._parsed:
+                for sock in await self._bind(address):
+                    me = address.path or format_sockaddr(sock.getsockname())
+                    family = family_name(sock.family)
+                    listener: Listener[Any] = SocketListener(sock, self._accept_failed)
+                    if context is not None:
+                        listener = _CountingTLSListener(
+                            listener,
+                            context,
+                            standard_compatible=False,
+                            handshake_timeout=float(config["handshake_timeout"]),
+                            on_handshake_error=self._handshake_failed,
+                        )
+                    listeners.append((listener, me, family))
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                for listener, _, _ in listeners:
+                    await listener.aclose()
+                self._remove_unix_files()
+            raise
+        self._listeners = listeners
+        self.addresses = tuple(me for _, me, _ in listeners)
+        self._open_queue()
+
+    async def _bind(self, address: Address) -> list[socket.socket]:
+        try:
+            socks = await bind_stream(address, int(self.Config["backlog"]))
+        except OSError as exc:
+            raise SocketError(
+                f"{self.locate_address()}: cannot listen on {str(address)!r}: {exc}"
+            ) from exc
+        if address.path is not None:
+            self._unix_paths.append(address.path)
+        return socks
+
+    async def serve(self) -> None:
+        """Accept connections on every listener until cancelled (rules 2 and 3)."""
+        async with anyio.create_task_group() as tg:
+            for listener, me, family in self._listeners:
+                handler = partial(self._connection, me=me, family=family)
+                tg.start_soon(listener.serve, handler, tg)
+
+    async def aclose(self) -> None:
+        """Stop listening, drop what is queued, remove Unix socket files this source made."""
+        listeners, self._listeners = self._listeners, []
+        for listener, me, _ in listeners:
+            try:
+                await listener.aclose()
+            except Exception as exc:  # closing must go on with the others
+                log.warning("%s: closing the listener on %r: %r", self.locate_address(), me, exc)
+        self._remove_unix_files()
+        await self._close_queue()
+
+    def _remove_unix_files(self) -> None:
+        for path in self._unix_paths:
+            remove_socket_file(path)
+        self._unix_paths = []
+
+    # ------------------------------------------------------------ connections
+
+    def _accept_failed(self, exc: OSError) -> None:
+        self._accept_errors += 1
+        log.warning("%s: accept failed, retrying: %r", self.locate_address(), exc)
+
+    def _handshake_failed(self, exc: BaseException) -> None:
+        self._handshake_failures += 1
+        log.warning("%s: TLS handshake failed: %r", self.locate_address(), exc)
+
+    async def _connection(self, stream: ByteStream, *, me: str, family: str) -> None:
+        """Serve one connection until it ends; whatever happens, only it ends (rule 3)."""
+        self._next_id += 1
+        self._connections += 1
+        self._open_now += 1
+        splitter = LineSplitter(int(self.Config["max_line_length"]))
+        who = me
+        try:
+            peer = format_sockaddr(stream.extra(SocketAttribute.remote_address, ""))
+            who = peer or me
+            context: Context = {
+                "stream_type": family,
+                "stream_dir": "in",
+                "stream_peer": peer,
+                "stream_me": me,
+                "stream_id": self._next_id,
+            }
+            await self._read_lines(stream, splitter, context, who)
+        except _GONE as exc:
+            log.debug("%s: connection from %s broke: %r", self.locate_address(), who, exc)
+        except Exception as exc:  # a bug must not take the other connections down
+            log.error("%s: connection from %s failed", self.locate_address(), who, exc_info=exc)
+        finally:
+            self._open_now -= 1
+            await anyio.aclose_forcefully(stream)
+        # Reached when the connection ended (not when the server was cancelled): rule 3.
+        if splitter.pending:
+            self._partial += 1
+
+    async def _read_lines(
+        self, stream: ByteStream, splitter: LineSplitter, context: Context, who: str
+    ) -> None:
+        """Queue the connection's lines until the peer closes its side (rule 2)."""
+        warned = False
+        while True:
+            try:
+                data = await stream.receive(RECEIVE_SIZE)
+            except anyio.EndOfStream:
+                return
+            self._bytes += len(data)
+            before = splitter.too_long
+            lines = splitter.feed(data)
+            if splitter.too_long != before:
+                self._too_long += splitter.too_long - before
+                if not warned:  # once per connection: a peer must not flood the log
+                    warned = True
+                    log.warning(
+                        "%s: dropped a line over %d bytes from %s",
+                        self.locate_address(),
+                        splitter.max_line_length,
+                        who,
+                    )
+            for line in lines:
+                await self._deliver(line, context)
+
+    async def _deliver(self, line: bytes, context: Context) -> None:
+        encoding = str(self.Config["encoding"])
+        event: Any = line
+        if encoding:
+            try:
+                event = line.decode(encoding)
+            except UnicodeDecodeError as exc:
+                self._undecodable += 1
+                log.warning(
+                    "%s: dropped a line from %s that is not %s: %s",
+                    self.locate_address(),
+                    context["stream_peer"] or context["stream_me"],
+                    encoding,
+                    exc,
+                )
+                return
+        await self._put(Received(event, None, dict(context)))
+        self._lines += 1
+
+
+class TCPSource(StreamServerSource):
+    """``StreamServerSource`` configured the way BSPump's older ``bspump.socket.TCPSource`` was:
+    ``host`` and ``port`` instead of ``address`` (the seed's ``TCPPipeline``; test it with
+    ``socat STDIO TCP:127.0.0.1:8888``). Everything else is the same.
+
+    Config:
+        host: the interface to listen on (``"0.0.0.0"``, ``"*"`` for all).
+        port: the port (0 picks a free one: see ``addresses``).
+        address: when set, used instead of ``host`` and ``port``.
+
+    Example:
+        >>> TCPSource(config={"host": "0.0.0.0", "port": 8888})._address_text()
+        '0.0.0.0 8888'
+    """
+
+    ConfigDefaults: ClassVar[Mapping[str, Any]] = {
+        "address": "",
+        "host": "127.0.0.1",
+        "port": 8888,
+    }
+
+    def _address_text(self) -> str:
+        config = self.Config
+        if not config["address"]:
+            return f"{config['host']} {config['port']}"
+        defaults = TCPSource.ConfigDefaults
+        if (config["host"], config["port"]) != (defaults["host"], defaults["port"]):
+            raise ConfigError(
+                f"{self.owner}: give either 'address' or 'host'/'port', not both "
+                f"(address {config['address']!r}, host {config['host']!r}, port {config['port']!r})"
+            )
+        return str(config["address"])
