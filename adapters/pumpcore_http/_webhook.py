@@ -364,10 +364,13 @@ class HTTPServerSource(ServerSource):
                 else:
                     await self._respond(conn, stream, 503, "the server is stopping; retry\n")
             raise
-        if ticket.done.is_set():
-            await self._respond(conn, stream, 200, "done\n")
-        else:
-            await self._respond(conn, stream, 504, "not confirmed in time; send it again\n")
+        # Shielded: a stop may cancel the server right after the commit that set the ticket,
+        # and the client must still hear that its event is safe.
+        with anyio.move_on_after(_LAST_WORDS, shield=True):
+            if ticket.done.is_set():
+                await self._respond(conn, stream, 200, "done\n")
+            else:
+                await self._respond(conn, stream, 504, "not confirmed in time; send it again\n")
 
     async def _respond(
         self,

@@ -113,6 +113,8 @@ class _AsyncRunner:
         self._closed = False  # no offloaded step starts any more (the workers are gone)
         self._loop_thread = 0
         self._workers: TaskGroup | None = None
+        self._servers: TaskGroup | None = None
+        self._serving: list[tuple[anyio.CancelScope, anyio.Event]] = []
         self._opened: list[Any] = []
         self.started = anyio.Event()
         self.done = anyio.Event()
@@ -218,21 +220,30 @@ class _AsyncRunner:
             pipeline.add_ready_listener(self._on_ready)
         failures = FailureLog(self.driver.pipelines)
         try:
-            async with anyio.create_task_group() as workers:
-                self._workers = workers
+            # Servers outlive the workers: a request still waiting at stop is answered after
+            # the final commit (as under the blocking executors), then the servers are cancelled.
+            async with anyio.create_task_group() as servers:
+                self._servers = servers
                 try:
-                    await self._open()
-                    self.started.set()
-                    await self._loop()
+                    async with anyio.create_task_group() as workers:
+                        self._workers = workers
+                        try:
+                            await self._open()
+                            self.started.set()
+                            await self._loop()
+                        finally:
+                            with anyio.CancelScope(shield=True):
+                                await self._wait_in_flight()
+                            self._closed = True
+                            workers.cancel_scope.cancel()  # what still runs is abandoned
                 finally:
                     with anyio.CancelScope(shield=True):
-                        await self._wait_in_flight()
-                    self._closed = True
-                    workers.cancel_scope.cancel()  # what is still running is abandoned
+                        self.report = await self._shutdown()
         finally:
             with anyio.CancelScope(shield=True):
                 try:
-                    self.report = await self._shutdown()
+                    if self.report is None:
+                        self.report = report_of(self.driver)
                 finally:
                     failures.detach()
                     for pipeline in self.driver.pipelines:
@@ -252,21 +263,34 @@ class _AsyncRunner:
         for source in self.driver.io_sources:
             if isinstance(source, AsyncSource):
                 await source.open()
-                if has_serve(source) and self._workers is not None:
-                    self._workers.start_soon(self._serve, source)
+                if has_serve(source) and self._servers is not None:
+                    self._servers.start_soon(self._serve, source)
             else:
                 assert isinstance(source, BlockingSource)
                 await anyio.to_thread.run_sync(source.open)
             self._opened.append(source)
 
     async def _serve(self, source: AsyncSource) -> None:
-        """A server's background work; it ends with the run (cancelled with the workers)."""
+        """A server's background work, until ``_stop_servers`` cancels it after the last commit."""
+        scope, done = anyio.CancelScope(), anyio.Event()
+        self._serving.append((scope, done))
         try:
-            await source.serve()
+            with scope:
+                await source.serve()
         except Exception as exc:
             log.error("serve of %s failed: %r", source.locate_address(), exc, exc_info=exc)
             if source.Pipeline is not None:
                 source.Pipeline.report_source_failure(source.Id, exc)
+        finally:
+            done.set()
+
+    async def _stop_servers(self) -> None:
+        """Cancel every ``serve`` and wait until each has ended (before sources are closed)."""
+        for scope, _ in self._serving:
+            scope.cancel()
+        with anyio.move_on_after(1.0):
+            for _, done in self._serving:
+                await done.wait()
 
     async def _loop(self) -> None:
         driver, clock = self.driver, self.clock
@@ -292,6 +316,17 @@ class _AsyncRunner:
                 await anyio.lowlevel.checkpoint()
                 continue
             if not self.serving and self._in_flight == 0 and driver.finished():
+                return
+            if (
+                not self.serving
+                and deadline is None
+                and self._in_flight == 0
+                and not driver.in_flight()
+                and not self._kicked
+                and driver.next_wake() is None
+            ):
+                # Nothing runs and nothing is scheduled (a pipeline throttled for good by a
+                # stopped one): no event can ever come. End, as the sync executor does.
                 return
             await self._idle(deadline)
 
@@ -456,6 +491,7 @@ class _AsyncRunner:
             await self._commit(commit)
         if scope.cancelled_caught:
             log.error("stop_timeout: sinks not flushed in time; positions not acknowledged")
+        await self._stop_servers()
         with anyio.move_on_after(max(1.0, stop_at - anyio.current_time())):
             for item in reversed(self._opened):
                 try:

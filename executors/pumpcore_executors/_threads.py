@@ -306,6 +306,10 @@ class _ThreadsRunner:
             wake = driver.next_wake()
             if deadline is not None:
                 wake = deadline if wake is None else min(wake, deadline)
+            if wake is None and self.in_flight == 0 and not self.held and not driver.in_flight():
+                # Nothing runs and nothing is scheduled (a pipeline throttled for good by a
+                # stopped one): no event can ever come. End, as the sync executor does.
+                return
             if clock.is_virtual:
                 if (
                     self.in_flight == 0

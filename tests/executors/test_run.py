@@ -13,7 +13,7 @@ import pytest
 from pumpcore_executors import ExecutorName
 
 from pumpcore import Pipeline, TriggerSource
-from pumpcore.common import IteratorSource, ListSink
+from pumpcore.common import InternalSource, IteratorSource, ListSink, RouterSink
 from pumpcore.testing import VirtualClock
 from pumpcore.trigger import PeriodicTrigger, RunOnceTrigger
 
@@ -199,3 +199,25 @@ def test_unknown_executor_is_a_config_error() -> None:
     p.build(IteratorSource([]), ListSink())
     with pytest.raises(ConfigError, match="'fibers'"):
         pumpcore_executors.run(p, executor="fibers")  # type: ignore[arg-type]
+
+
+class _ToChild(RouterSink):
+    def process(self, context: dict[str, Any], event: int) -> None:
+        self.route(context, event, "Child.InternalSource")
+
+
+@pytest.mark.timeout(30)
+def test_a_feeder_throttled_for_good_by_a_stopped_child_ends_the_run(
+    executor: ExecutorName,
+) -> None:
+    # The child fails hard on its first event; its full queue throttles the parent for good.
+    # No event can ever move again, so every executor ends the run (none waits forever).
+    def boom(context: dict[str, Any], event: int) -> int:
+        raise ValueError(event)
+
+    parent, child = Pipeline("Parent"), Pipeline("Child")
+    parent.build(IteratorSource(range(100)), _ToChild())
+    child.build(InternalSource(config={"queue_max_size": 4}), boom, ListSink())
+    report = pumpcore_executors.run(parent, child, executor=executor, **run_kwargs(executor))
+    assert "ValueError" in report.errors["Child"]
+    assert report.statistics["Parent"].event_in < 100
