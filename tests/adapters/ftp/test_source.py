@@ -7,11 +7,12 @@ from typing import Any
 
 import pumpcore_executors
 import pytest
+from pumpcore_executors import ExecutorName
 from pumpcore_ftp import FTPSource, FTPSourceError
 
 from pumpcore import ConfigError, Failure, Pipeline
 from pumpcore.common import ListSink
-from pumpcore.testing import VirtualClock
+from pumpcore.testing import VirtualClock, conformance
 from pumpcore.trigger import PeriodicTrigger, RunOnceTrigger
 
 from .conftest import FTPd
@@ -207,3 +208,20 @@ def test_configuration_mistakes_are_refused_when_built(
 def test_a_missing_host_is_refused_when_joining_a_pipeline() -> None:
     with pytest.raises(ConfigError, match="'host' is empty"):
         Pipeline("P").build(FTPSource().on(RunOnceTrigger()), ListSink())
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("executor", conformance.executor_params())
+def test_the_ftp_source_runs_under_every_executor(ftpd: FTPd, executor: ExecutorName) -> None:
+    outbox = ftpd.root / "outbox"
+    outbox.mkdir()
+    (outbox / "a.txt").write_bytes(b"a1\na2\n")
+    (outbox / "b.txt").write_bytes(b"b1\n")
+    source = FTPSource(config=ftpd.config(path="/outbox", glob="*.txt"))
+    p, sink, failures = build(source, trigger=PeriodicTrigger(10))
+    report = pumpcore_executors.run(
+        p, executor=executor, clock=VirtualClock(), stop_after=25, handle_signals=False
+    )
+    assert sink.Events == [b"a1", b"a2", b"b1"]
+    assert failures == []
+    assert report.statistics["Ftp"].event_out == 3
