@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import pprint
 import sys
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pumpcore import Context, Processor, Sink
 
 if TYPE_CHECKING:
-    from pumpcore import Pipeline
+    pass
 
 
 class _StreamMixin:
     """Holds the optional ``stream`` and resolves it when writing."""
 
-    _stream: TextIO | None
+    def __init__(self, *args: Any, stream: TextIO | None = None, **kwargs: Any) -> None:
+        # Each class here takes the component's (pipeline, id, config) plus ``stream=``.
+        self._stream = stream
+        super().__init__(*args, **kwargs)
 
     @property
     def Stream(self) -> TextIO:
@@ -52,17 +54,6 @@ class PrintSink(_StreamMixin, Sink):
         >>> out.getvalue()
         "{'a': 1}\\n"
     """
-
-    def __init__(
-        self,
-        pipeline: Pipeline | None = None,
-        id: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        *,
-        stream: TextIO | None = None,
-    ) -> None:
-        self._stream = stream
-        super().__init__(pipeline, id, config)
 
     def process(self, context: Context, event: Any) -> None:
         """Print the event."""
@@ -101,17 +92,6 @@ class PrintProcessor(_StreamMixin, Processor):
         >>> out.getvalue()
         'x\\n'
     """
-
-    def __init__(
-        self,
-        pipeline: Pipeline | None = None,
-        id: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        *,
-        stream: TextIO | None = None,
-    ) -> None:
-        self._stream = stream
-        super().__init__(pipeline, id, config)
 
     def process(self, context: Context, event: Any) -> Any:
         """Print the event and return it."""
