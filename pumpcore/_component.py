@@ -116,8 +116,8 @@ class Component(Configurable):
         id: str | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> None:
+        self.Pipeline = None  # before the config is applied: apply_config may look at it
         super().__init__(id=id, config=config)
-        self.Pipeline = None
         if pipeline is not None:
             self.attach(pipeline)
 

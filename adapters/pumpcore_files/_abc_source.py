@@ -255,19 +255,15 @@ class FileABCSource(BlockingSource):
         self._n_processed = self._n_failed = self._n_interrupted = self._n_resumed = 0
         self._store = OffsetStore()
         super().__init__(pipeline, id, config)
-        self._apply_config()
 
     # ------------------------------------------------------------------ configuration
-
-    def reconfigure(self, *sections: Mapping[str, str]) -> None:
-        """Resolve the configuration again (on joining a pipeline) and check it."""
-        super().reconfigure(*sections)
-        self._apply_config()
 
     def _owner(self) -> str:
         return f"{type(self).__name__} {self.Id!r}"
 
-    def _apply_config(self) -> None:
+    def apply_config(self) -> None:
+        """Derive and check the settings (at construction and on joining a pipeline)."""
+        super().apply_config()
         config = self.Config
         owner = self._owner()
         if config["post"] not in _POST:

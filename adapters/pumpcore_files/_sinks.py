@@ -143,17 +143,12 @@ class _FileSink(BlockingSink):
     ) -> None:
         self._files = _OpenFiles()
         super().__init__(pipeline, id, config)
-        self._apply_config()
-
-    def reconfigure(self, *sections: Mapping[str, str]) -> None:
-        """Resolve the configuration again (on joining a pipeline) and check it."""
-        super().reconfigure(*sections)
-        self._apply_config()
 
     def _owner(self) -> str:
         return f"{type(self).__name__} {self.Id!r}"
 
-    def _apply_config(self) -> None:
+    def apply_config(self) -> None:
+        super().apply_config()
         overridden = type(self).get_file_name is not _FileSink.get_file_name
         if self.Pipeline is not None and not self.Config["path"] and not overridden:
             raise ConfigError(
@@ -241,8 +236,8 @@ class FileCSVSink(_FileSink):
         self._columns: dict[str, list[str]] = {}
         super().__init__(pipeline, id, config)
 
-    def _apply_config(self) -> None:
-        super()._apply_config()
+    def apply_config(self) -> None:
+        super().apply_config()
         try:
             self.Dialect = csv.get_dialect(str(self.Config["dialect"]))
             csv.writer(_NullWriter(), dialect=self.Dialect, **self._writer_options())
@@ -359,8 +354,8 @@ class FileBlockSink(_FileSink):
     ) -> None:
         super().__init__(pipeline, id, config)
 
-    def _apply_config(self) -> None:
-        super()._apply_config()
+    def apply_config(self) -> None:
+        super().apply_config()
         mode = self.Config["mode"]
         if mode not in ("wb", "ab"):
             raise ConfigError(
@@ -448,8 +443,8 @@ class FileJSONLinesSink(_FileSink):
         self._opened_once: set[str] = set()
         super().__init__(pipeline, id, config)
 
-    def _apply_config(self) -> None:
-        super()._apply_config()
+    def apply_config(self) -> None:
+        super().apply_config()
         mode = self.Config["mode"]
         if mode not in ("a", "w"):
             raise ConfigError(

@@ -115,8 +115,8 @@ class FileMultiLineSource(FileABCSource):
         self._separator_arg = separator
         super().__init__(pipeline, id, config)
 
-    def _apply_config(self) -> None:
-        super()._apply_config()
+    def apply_config(self) -> None:
+        super().apply_config()
         separator: str | bytes = (
             self._separator_arg if self._separator_arg is not None else self.Config["separator"]
         )
@@ -228,8 +228,8 @@ class FileCSVSource(FileABCSource):
         self._fieldnames_arg = list(fieldnames) if fieldnames is not None else None
         super().__init__(pipeline, id, config)
 
-    def _apply_config(self) -> None:
-        super()._apply_config()
+    def apply_config(self) -> None:
+        super().apply_config()
         owner = self._owner()
         config = self.Config
         if not self.TextMode:

@@ -181,14 +181,10 @@ class FTPSource(TriggerSource):
         self._failed: dict[str, _Key] = {}
         self._n_emitted = self._n_failed = 0
         super().__init__(pipeline, id, config)
-        self._apply_config()
 
-    def reconfigure(self, *sections: Mapping[str, str]) -> None:
-        """Resolve the configuration again (on joining a pipeline) and check it."""
-        super().reconfigure(*sections)
-        self._apply_config()
-
-    def _apply_config(self) -> None:
+    def apply_config(self) -> None:
+        """Derive and check the settings (at construction and on joining a pipeline)."""
+        super().apply_config()
         config = self.Config
         owner = f"{type(self).__name__} {self.Id!r}"
         if config["mode"] not in ("lines", "blocks"):

@@ -83,14 +83,9 @@ class HTTPClientSink(BlockingSink):
         self._buffer: deque[tuple[bytes, str | None]] = deque()
         super().__init__(pipeline, id, config)
         self._client = RetryingClient(type(self).__name__)
-        self._apply_config()
 
-    def reconfigure(self, *sections: Mapping[str, str]) -> None:
-        """Resolve the configuration again (on joining a pipeline) and check it."""
-        super().reconfigure(*sections)
-        self._apply_config()
-
-    def _apply_config(self) -> None:
+    def apply_config(self) -> None:
+        super().apply_config()
         config = self.Config
         owner = f"{type(self).__name__} {self.Id!r}"
         #: Where events are sent.
