@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._config import Configurable
+from ._delivery import Held
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline as PipelineT
@@ -31,8 +32,9 @@ Context = dict[str, Any]
 ProcessorFunction = Callable[[Context, Any], Any]
 """A plain function processor: ``(context, event) -> event | None``."""
 
-Emitted = Iterable[tuple[Context, Any]]
-"""(context, event) pairs a component emits outside of ``process`` (on a tick or on stop)."""
+Emitted = Iterable[tuple[Context, Any] | Held]
+"""(context, event) pairs a component emits outside of ``process`` (on a tick or on stop); a
+``Held`` for an event kept from earlier calls, with the origin held for it."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -140,6 +142,11 @@ class Processor(Component):
     the class (or an instance, before it joins a pipeline) when ``process`` blocks: the executor
     runs it in a worker thread.
 
+    A processor that keeps an event beyond the call that gave it (a window, a buffer) and returns
+    None meanwhile must say so, or the event's source position could be acknowledged before the
+    event is written: it holds the event's origin (``pumpcore.lowlevel.hold()``) and emits the
+    event later as a ``pumpcore.lowlevel.Held`` (from ``generate``, ``on_tick`` or ``on_stop``).
+
     Attributes:
         blocking: True when ``process`` blocks (I/O, a slow library) and must run in a worker
             thread; it must then be thread-safe.
@@ -170,11 +177,6 @@ class Processor(Component):
         """The pipeline is stopping; return what this component still holds (e.g. a partial
         aggregate), to be passed on before the sinks are flushed."""
         return ()
-
-    def holds_events(self) -> bool:
-        """True while this component keeps events it took but has not passed on (a partial
-        aggregate). Executors acknowledge sources' positions only when no component holds any."""
-        return False
 
 
 class Generator(Processor):
@@ -215,9 +217,14 @@ class Source(Component):
 
     Attributes:
         passive: True for sources only others feed (InternalSource): they never keep a run alive.
+        isolate_failures: True for sources that serve many clients (a webhook, a socket server):
+            an event of theirs that fails is that input's failure — counted as a warning,
+            dead-lettered and reported to failure listeners — and the pipeline goes on whatever
+            its error policy says. One bad input must not stop a service.
     """
 
     passive: bool = False
+    isolate_failures: bool = False
 
     def process(self, event: Any, context: Context | None = None) -> None:
         """Send ``event`` through the pipeline (synchronously, up to the sink)."""

@@ -21,10 +21,10 @@ Rules:
    executor whose async or blocking steps complete later stops pipelines one at a time
    (``stop_next``) and waits, between them, until ``in_flight()`` is 0 — or gives up at its
    ``stop_timeout`` with ``abandon``.
-6. Commits (``pumpcore/_io_source.py``): positions are committed only at a quiescent moment (no
-   queue holds an event, no pipeline ``holds_events()``: none in flight, none kept by a
-   component); a hard event failure since the last commit, or an abandoned event, poisons every
-   IO source.
+6. Commits (``pumpcore/_io_source.py``, ``pumpcore/_delivery.py``): positions are committed per
+   source by completed prefix, whenever ``commit_every`` were taken or the executor is idle —
+   never waiting for the whole run to be quiet. A hard failure or an abandoned event holds back
+   only the source(s) it came from; a failed flush poisons the sources feeding that sink.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 
 import attrs
 
-from ._component import Source
+from ._component import Sink, Source
 from ._errors import ConfigError
 from ._io_source import IOSource
 from ._pipeline import Pipeline
@@ -122,7 +122,6 @@ class Driver:
         self._busy: set[Trigger] = set()
         self._started = False
         self.stopping = False
-        self._hard_errors_seen = 0
         self._uncommitted = 0
         self._out_at_commit = 0
 
@@ -252,46 +251,54 @@ class Driver:
     # ---------------------------------------------------------------- commits
 
     def _events_out(self) -> int:
-        return sum(pipeline._n_out for pipeline in self.pipelines)
+        return sum(pipeline._n_out + pipeline._n_dead for pipeline in self.pipelines)
 
     def commit_due(self, idle: bool) -> bool:
-        """True when positions wait, or events reached sinks since the last flush, and this is a
-        quiescent moment to commit (rule 6). Runs without I/O sources get flush points too, so a
-        buffering sink behind a trigger source writes as it goes, not only at stop."""
+        """True when positions were taken, or events reached sinks, since the last commit, and
+        ``commit_every`` of them were, or the executor is idle (rule 6). No quiet moment is
+        needed: what is held back waits in its own marks. Runs without I/O sources get flush
+        points too, so a buffering sink behind a trigger source writes as it goes."""
         pending = self._uncommitted if self._io else 0
         unflushed = self._events_out() - self._out_at_commit
         if pending == 0 and unflushed == 0:
             return False
-        if not idle and max(pending, unflushed) < self.commit_every:
-            return False
-        return self.quiescent()
-
-    def quiescent(self) -> bool:
-        """No queue holds an event and no pipeline holds one (in flight, an open aggregate)."""
-        if not self.drained():
-            return False
-        return not any(pipeline.holds_events() for pipeline in self.pipelines)
+        return idle or max(pending, unflushed) >= self.commit_every
 
     def take_commit(self) -> Commit:
-        """The positions processed since the last commit; the executor flushes every sink, then
-        acknowledges them (or calls ``commit_failed`` when a flush raised)."""
+        """The positions done since the last commit, per source (``Ledger.take_done``); the
+        executor flushes every sink, then acknowledges them (or calls ``flush_failed``)."""
         self._uncommitted = 0
         self._out_at_commit = self._events_out()
-        errors = sum(p.statistics().error for p in self.pipelines)
-        if errors != self._hard_errors_seen:
-            self._hard_errors_seen = errors
-            self.poison()
         acks = []
         for source in self._io:
-            positions = source.take_processed()
-            if positions and not source.poisoned:
+            positions = source.ledger.take_done()
+            if positions:
                 acks.append((source, tuple(positions)))
         return Commit(tuple(acks))
 
-    def poison(self) -> None:
-        """A write failed or an event failed hard: acknowledge nothing more in this run."""
+    def sinks(self) -> list[tuple[Pipeline, Sink]]:
+        """What a commit flushes: every pipeline's sink and dead-letter sink."""
+        found: list[tuple[Pipeline, Sink]] = []
+        for pipeline in self.pipelines:
+            for sink in (pipeline.locate_sink(), pipeline.dead_letter):
+                if sink is not None and all(sink is not s for _, s in found):
+                    found.append((pipeline, sink))
+        return found
+
+    def flush_failed(self, pipeline: Pipeline) -> None:
+        """A sink of ``pipeline`` failed to write: what it had buffered may be lost, so the
+        sources feeding it (its own, and those of pipelines routing into it) acknowledge
+        nothing more in this run. Other sources go on."""
+        feeders = {pipeline}
+        frontier = [pipeline]
+        while frontier:
+            for ancestor in frontier.pop()._ancestors:
+                if ancestor not in feeders:
+                    feeders.add(ancestor)
+                    frontier.append(ancestor)
         for source in self._io:
-            source.poisoned = True
+            if source.Pipeline in feeders:
+                source.ledger.poisoned = True
 
     # ---------------------------------------------------------------- stopping
 
@@ -341,13 +348,12 @@ class Driver:
         return False
 
     def abandon(self, exception: Exception) -> int:
-        """Fail every event still in flight (``Pipeline.abandon_in_flight``) and, if there was
-        any, poison the IO sources: their positions must not be acknowledged. Returns how many."""
+        """Fail every event still in flight (``Pipeline.abandon_in_flight``): counted,
+        dead-lettered, and their marks failed, so their positions are never acknowledged.
+        Returns how many."""
         abandoned = 0
         for pipeline in self.pipelines:
             abandoned += pipeline.abandon_in_flight(exception)
-        if abandoned:
-            self.poison()
         return abandoned
 
 

@@ -5,7 +5,7 @@ An adapter's source reads from the outside world (a broker, a socket, a file); t
 ``IOSource`` is split in two:
 
 - the pure half, here: a buffer the executor ``feed``s, ``pump``ed into the pipeline by the
-  ``Driver`` like any other source, and the bookkeeping of positions taken but not yet committed;
+  run machine like any other source, and the ledger of positions taken but not yet acknowledged;
 - the I/O half, which the adapter writes: ``open``/``read``/``acknowledge``/``close`` as blocking
   methods (``BlockingSource``: the executor calls them in a worker thread, so blocking client
   libraries work under every executor) or as coroutines written on anyio (``AsyncSource``).
@@ -14,38 +14,39 @@ Sinks are ``Sink`` subclasses whose ``process`` only buffers (it runs on the exe
 thread) and whose ``flush`` (``BlockingSink``, worker thread) or ``aflush`` (``AsyncSink``) makes
 what was buffered durable or raises.
 
-Acknowledgement rules (at-least-once delivery):
+Acknowledgement rules (at-least-once delivery; the bookkeeping is ``pumpcore/_delivery.py``):
 1. A position is acknowledged only after every event derived from it was written by a sink (the
    sinks' flush returned), dropped on purpose (a processor returned None, the soft error policy),
    or dead-lettered.
-2. The executor acknowledges only at a *commit point*: no ``InternalSource`` holds an event, no
-   component ``holds_events()``, then every sink is flushed. Positions processed before the commit
-   point are then done and are acknowledged together, in the order they were read, per source.
-3. A position is never acknowledged after a hard failure that might concern it: when an event
-   fails under the hard policy or a sink's flush raises, every ``IOSource`` of the run is
-   *poisoned* and acknowledges nothing more in this run (later acknowledgements would commit the
-   failed positions too, for brokers whose commits are cumulative). A restart replays from the
-   last acknowledged position.
+2. Each ``pump`` makes one *mark* of the positions it took; a component that keeps an event (an
+   async step in flight, an open aggregate, a queue to another pipeline) holds its mark. At a
+   commit the executor takes, per source, the marks done so far from the front of its ledger,
+   flushes every sink, then acknowledges their positions in read order. Commits need no idle
+   moment: what is held back holds back only its own batches, so acknowledgements advance
+   under steady load.
+3. A position is never acknowledged after a hard failure that might concern it: an event that
+   fails hard (or is abandoned at stop) fails its marks, and its source acknowledges nothing
+   from there on in this run (later acknowledgements would commit the failed positions too,
+   for brokers whose commits are cumulative); a sink whose flush raises *poisons* the sources
+   that feed it. Other sources go on. A restart replays from the last acknowledged position.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
-
-import attrs
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from ._component import Context, Sink, Source
+from ._delivery import Ledger, Origin, _current
 from ._errors import ConfigError
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline as PipelineT
 
 
-@attrs.frozen
-class Received:
-    """One event as an adapter read it.
+class Received(NamedTuple):
+    """One event as an adapter read it (a tuple: cheap to make once per record).
 
     Attributes:
         event: the event.
@@ -87,9 +88,7 @@ class IOSource(Source):
         self._ended = False
         self._reading = False
         self._read_at = float("-inf")
-        self._processed: list[Any] = []
-        #: True once a hard failure may concern this source's positions (rule 3).
-        self.poisoned = False
+        self.ledger = Ledger(self)
 
     def apply_config(self) -> None:
         """Read and check ``read_size``."""
@@ -129,10 +128,11 @@ class IOSource(Source):
         self._reading = False
         self._read_at = now + float(self.Config["retry_delay"])
 
-    def take_processed(self) -> list[Any]:
-        """Positions of the events taken since the last call, in order (None positions left out)."""
-        taken, self._processed = self._processed, []
-        return taken
+    @property
+    def poisoned(self) -> bool:
+        """True once this source can acknowledge nothing more in this run (rule 3): an event of
+        its failed hard or was abandoned, or a write that may concern it failed."""
+        return self.ledger.poisoned or self.ledger.failed()
 
     # ------------------------------------------------------------ the Source protocol
 
@@ -151,20 +151,30 @@ class IOSource(Source):
         return self._read_at
 
     def pump(self, max_items: int) -> int:
-        """Process up to ``max_items`` buffered events; return how many were taken."""
+        """Process up to ``max_items`` buffered events as one batch; return how many were taken.
+
+        The batch's positions become one mark of the source's ledger (``pumpcore/_delivery``),
+        the current origin while it is processed.
+        """
         pipeline = self.Pipeline
         if pipeline is None:
             raise RuntimeError(f"source {self.Id!r} is not part of a pipeline")
-        n = min(max_items, len(self._buffer))
+        buffer = self._buffer
+        n = min(max_items, len(buffer))
         if n == 0:
             return 0
-        batch = [self._buffer.popleft() for _ in range(n)]
-        taken = pipeline.process_pairs(
-            [({} if r.context is None else r.context, r.event) for r in batch]
-        )
+        batch = [buffer.popleft() for _ in range(n)]
+        mark = self.ledger.open_mark([r[1] for r in batch if r[1] is not None])
+        token = _current.set(Origin((mark,)))
+        try:
+            taken = pipeline.process_batch(
+                [r[0] for r in batch], [{} if r[2] is None else r[2] for r in batch]
+            )
+        finally:
+            _current.reset(token)
         if taken < n:
-            self._buffer.extendleft(reversed(batch[taken:]))
-        self._processed.extend(r.position for r in batch[:taken] if r.position is not None)
+            buffer.extendleft(reversed(batch[taken:]))
+            mark.positions = [r[1] for r in batch[:taken] if r[1] is not None]
         return taken
 
 

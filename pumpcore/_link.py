@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from ._component import Context
+from ._delivery import Origin
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline
@@ -52,6 +53,7 @@ class Offload:
         context: the event's context.
         event: the event as it enters the step.
         sequence: the pipeline's count of offloads so far; results are passed on in this order.
+        origin: what the event derives from, held while it is in flight (``pumpcore/_delivery``).
     """
 
     pipeline: Pipeline
@@ -62,6 +64,7 @@ class Offload:
     context: Context = attrs.field(repr=False)
     event: Any
     sequence: int
+    origin: Origin = attrs.field(repr=False)
 
 
 class ExecutorLink(Protocol):

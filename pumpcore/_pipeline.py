@@ -36,6 +36,7 @@ import attrs
 
 from ._component import Component, Context, Generator, Processor, Sink, Source, step_mode
 from ._config import Configurable, Settings, current_settings
+from ._delivery import Held, _current
 from ._errors import ConfigError, IncompletePipelineError, PipelineStoppedError
 from ._link import Offload
 from ._statistics import PipelineStatistics, ProcessorTiming
@@ -318,6 +319,11 @@ class Pipeline(Configurable):
         last = self._steps_src[-1] if self._steps_src else None
         return last if isinstance(last, Sink) else None
 
+    @property
+    def dead_letter(self) -> Sink | None:
+        """The sink failed events are sent to (``set_dead_letter``), None when there is none."""
+        return self._dead_letter
+
     def set_dead_letter(self, sink: Sink | None) -> None:
         """Send every failed event, as a ``Failure``, to ``sink`` (None: stop doing so)."""
         if sink is not None and sink.Pipeline is None:
@@ -391,58 +397,57 @@ class Pipeline(Configurable):
         error (the last event taken failed) or throttling (a queue downstream filled up). The
         first ``n`` events were processed, the rest were not touched and stay the caller's.
         """
+        return self.process_batch(events, None)
+
+    def process_pairs(self, pairs: Sequence[tuple[Context, Any]]) -> int:
+        """Like ``process_events`` for (context, event) pairs; returns how many were taken."""
+        if not pairs:
+            return 0
+        return self.process_batch([e for _, e in pairs], [c for c, _ in pairs])
+
+    def process_batch(self, events: Sequence[Any], contexts: Sequence[Context] | None) -> int:
+        """The one entry point of every source: ``events`` with their ``contexts`` (parallel
+        lists; None: a fresh context each). Returns how many were taken (see ``process_events``).
+        """
         if self._error is not None or self._stopped or not events:
             return 0
+        if self._async_step is not None and self.Executor is None:
+            self._refuse_unserved()
         taken = 0
         if self._timer is not None:
             self._countdown -= len(events)
             if self._countdown <= 0:
-                if self._async_step is not None and self.Executor is None:
-                    self._refuse_unserved()
+                # One event in sample_every goes through the general path with the timer.
                 self._countdown = self._sample_every
                 self._n_in += 1
-                self._run_from(0, {}, events[0], self._timer)
+                self._run_from(0, {} if contexts is None else contexts[0], events[0], self._timer)
                 taken = 1
                 if not self._ready:
                     return taken
                 events = events[1:]
+                contexts = None if contexts is None else contexts[1:]
+        # iter(dict, None) makes a fresh context per event at C speed.
+        pairs = zip(events, iter(dict, None) if contexts is None else contexts, strict=False)
         if not self._fast:
-            if self._async_step is not None and self.Executor is None:
-                self._refuse_unserved()
-            for event in events:
+            run_from = self._run_from
+            for event, context in pairs:
                 if not self._ready:
                     break
                 self._n_in += 1
-                self._run_from(0, {}, event, None)
+                run_from(0, context, event, None)
                 taken += 1
             return taken
-        return taken + self._run_fast(events)
+        return taken + self._run_fast(pairs)
 
-    def process_pairs(self, pairs: Sequence[tuple[Context, Any]]) -> int:
-        """Like ``process_events`` for (context, event) pairs; returns how many were taken."""
-        taken = 0
-        if self._stopped:
-            return 0
-        if self._async_step is not None and self.Executor is None and pairs:
-            self._refuse_unserved()
-        for context, event in pairs:
-            if not self._ready:
-                break
-            self._n_in += 1
-            self._run_from(0, context, event, None)
-            taken += 1
-        return taken
-
-    def _run_fast(self, events: Sequence[Any]) -> int:
+    def _run_fast(self, pairs: Iterable[tuple[Any, Context]]) -> int:
         # The hot loop. Counters stay local until the end; `step` always names the callable that
         # is running, so a failure can be attributed without bookkeeping on the happy path.
         steps = self._steps[:-1]
         sink = self._steps[-1]
         n_out = n_drop = n_fail = 0
-        for event in events:
+        for event, context in pairs:
             if not self._ready:
                 break  # throttled mid-batch (a full InternalSource downstream): stop taking
-            context: Context = {}
             step = sink
             try:
                 for step in steps:
@@ -503,6 +508,9 @@ class Pipeline(Configurable):
             if kind == _GEN:
                 self._n_abs += 1
                 for output in outputs:
+                    if type(output) is Held:  # kept from earlier events: their origin
+                        self._emit_held(index + 1, output)
+                        continue
                     self._n_gen += 1
                     self._run_from(index + 1, context, output, timer)
                 return
@@ -564,7 +572,15 @@ class Pipeline(Configurable):
     ) -> None:
         """Suspend an event at an async or blocking step: queue its call for the executor."""
         call = Offload(
-            self, index, self._ids[index], function, is_async, context, event, self._seq_next
+            self,
+            index,
+            self._ids[index],
+            function,
+            is_async,
+            context,
+            event,
+            self._seq_next,
+            _current.get().hold(),
         )
         self._seq_next += 1
         self._queued.append(call)
@@ -634,12 +650,17 @@ class Pipeline(Configurable):
                 self._seq_release += 1
                 self._n_flight -= 1
                 call, failed, value = entry
-                if failed:
-                    self._fail(call.index, value, call.context, call.event)
-                elif value is None:
-                    self._n_drop += 1
-                else:
-                    self._run_from(call.index + 1, call.context, value, None)
+                token = _current.set(call.origin)  # what it derives is held against its marks
+                try:
+                    if failed:
+                        self._fail(call.index, value, call.context, call.event)
+                    elif value is None:
+                        self._n_drop += 1
+                    else:
+                        self._run_from(call.index + 1, call.context, value, None)
+                finally:
+                    _current.reset(token)
+                    call.origin.release()
         finally:
             self._releasing = False
             if self._limited and self._n_flight < self._limit:
@@ -655,18 +676,6 @@ class Pipeline(Configurable):
         for an earlier one to be passed on."""
         return self._n_flight
 
-    def holds_events(self) -> bool:
-        """True while events taken are not done yet: in flight (rule 5) or kept by a component
-        (``Processor.holds_events``, e.g. an open aggregate). No commit point acknowledges
-        positions meanwhile."""
-        if self._n_flight:
-            return True
-        for step in self._steps_src:
-            holds = getattr(step, "holds_events", None)
-            if holds is not None and holds():
-                return True
-        return False
-
     def abandon_in_flight(self, exception: Exception) -> int:
         """Fail every event in flight with ``exception`` (through the error policy, in sequence
         order) — for an executor that gives up on them at ``stop_timeout``. Results that arrive
@@ -675,6 +684,7 @@ class Pipeline(Configurable):
         self._queued.clear()
         self._running.clear()
         for call in calls:
+            call.origin.fail()  # not processed, whatever the policy says: never acknowledged
             self._settled[call.sequence] = (call, True, exception)
         self._release(force=True)
         return len(calls)
@@ -695,16 +705,21 @@ class Pipeline(Configurable):
 
     def _fail(self, index: int, exc: Exception, context: Context, event: Any) -> None:
         component_id = self._ids[index] if 0 <= index < len(self._ids) else self.Id
-        try:
-            soft = self.handle_error(exc, context, event)
-        except Exception:
-            soft = False  # a broken policy must not lose the event: stop and let a human look
+        origin = _current.get()
+        if origin and all(mark.source.isolate_failures for mark in origin):
+            soft = True  # one client's bad input is that input's failure, not the pipeline's
+        else:
+            try:
+                soft = self.handle_error(exc, context, event)
+            except Exception:
+                soft = False  # a broken policy must not lose the event: stop, let a human look
         failure = Failure(self.Id, component_id, context, event, exc, soft)
         if soft:
             self._n_warn += 1
         else:
             self._n_err += 1
             self._error = failure
+            origin.fail()  # never acknowledged, nor anything after it from the same source
             self._evaluate_ready()
         if self._dead_letter is not None:
             self._dead_letter.process(context, failure)
@@ -858,9 +873,22 @@ class Pipeline(Configurable):
             if wake is not None and wake <= now:
                 self._emit_from(index, component.on_tick(now))
 
-    def _emit_from(self, index: int, emitted: Iterable[tuple[Context, Any]]) -> None:
-        for context, event in emitted:
-            self.inject(context, event, index + 1)
+    def _emit_from(self, index: int, emitted: Iterable[tuple[Context, Any] | Held]) -> None:
+        for item in emitted:
+            if type(item) is Held:
+                self._emit_held(index + 1, item)
+            else:
+                self.inject(item[0], item[1], index + 1)
+
+    def _emit_held(self, depth: int, held: Held) -> None:
+        """Run an event a component kept, under the origin it held, then release that."""
+        token = _current.set(held.origin)
+        try:
+            self._n_gen += 1
+            self._run_from(depth, held.context, held.event, None)
+        finally:
+            _current.reset(token)
+            held.origin.release()
 
     def stop(self, now: float | None = None) -> None:
         """Stop intake and flush what components hold (aggregates), in pipeline order.

@@ -7,12 +7,15 @@ import gzip
 import io
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from pumpcore_executors._cli import main
 from pumpcore_executors._demo import MinuteWindows, run_demo
 
+from pumpcore import BlockingSource, Pipeline, Received
+from pumpcore.common import ListSink
 from pumpcore.testing import conformance
 
 pytestmark = pytest.mark.timeout(60)
@@ -79,13 +82,24 @@ def test_the_demo_writes_the_same_windows_on_every_executor(
 
 
 def test_minute_windows_hold_their_open_window() -> None:
-    windows = MinuteWindows()
-    assert not windows.holds_events()
-    event = {"time": 60, "ms": 1, "status": 200, "size": 1, "bot": False, "route": "/"}
-    assert windows.generate({}, event) == []
-    assert windows.holds_events()  # no source position may be acknowledged now
-    assert len(windows.on_stop(0.0)) == 1
-    assert not windows.holds_events()
+    source, sink = BlockingSource(), ListSink()
+    p = Pipeline("P")
+    p.build(source, MinuteWindows(), sink)
+
+    def at(t: int) -> dict[str, Any]:
+        return {"time": t, "ms": 1, "status": 200, "size": 1, "bot": False, "route": "/"}
+
+    source.feed([Received(at(60), position=1), Received(at(70), position=2)], 0.0)
+    assert source.pump(1) == 1
+    assert source.pump(1) == 1
+    assert source.ledger.take_done() == []  # no position may be acknowledged: window open
+    source.feed([Received(at(130), position=3)], 0.0)
+    assert source.pump(1) == 1  # the minute closes: its events went on, the new one waits
+    assert len(sink.Events) == 1
+    assert source.ledger.take_done() == [1, 2]
+    p.stop(0.0)
+    assert len(sink.Events) == 2
+    assert source.ledger.take_done() == [3]
 
 
 def test_cli_demo_writes_where_asked(tmp_path: Path) -> None:

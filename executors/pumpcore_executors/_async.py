@@ -46,16 +46,18 @@ from pumpcore import (
     Pump,
     TriggerSource,
 )
-from pumpcore._driver import Commit, Driver, is_async_cycle
-from pumpcore._io_source import (
+from pumpcore.lowlevel import (
     AsyncSink,
     AsyncSource,
     BlockingSink,
     BlockingSource,
+    Commit,
+    Driver,
+    Offload,
     flush_is_noop,
     has_serve,
+    is_async_cycle,
 )
-from pumpcore._link import Offload
 from pumpcore.trigger import Trigger
 
 from ._blocking import (
@@ -63,7 +65,6 @@ from ._blocking import (
     abandoned,
     report_cycle_failure,
     report_read_failure,
-    sinks_of,
 )
 from ._clock import SystemClock
 from ._failures import FailureLog
@@ -149,7 +150,7 @@ class _AsyncRunner:
     def offload(self, call: Offload) -> None:
         """Run an async or blocking step's call as a task (rule 4 of pumpcore/_link.py)."""
         if self._closed or self._workers is None:
-            self.driver.poison()
+            call.origin.fail()
             call.pipeline.resume_failed(call, abandoned(call))
             return
         self._workers.start_soon(self._run_step, call)
@@ -171,7 +172,7 @@ class _AsyncRunner:
         except anyio.get_cancelled_exc_class():
             # The run is torn down (stop_timeout passed, or the host cancelled serving()): the
             # event fails through the policy and no position may be acknowledged.
-            self.driver.poison()
+            call.origin.fail()
             call.pipeline.resume_failed(call, abandoned(call))
             raise
         except Exception as exc:
@@ -253,7 +254,7 @@ class _AsyncRunner:
                     self.done.set()
 
     async def _open(self) -> None:
-        for _, sink in sinks_of(self.driver):
+        for _, sink in self.driver.sinks():
             if isinstance(sink, AsyncSink):
                 await sink.aopen()
                 self._opened.append(sink)
@@ -403,7 +404,7 @@ class _AsyncRunner:
         ok = True
         self._flushing = True
         try:
-            for pipeline, sink in sinks_of(self.driver):
+            for pipeline, sink in self.driver.sinks():
                 if flush_is_noop(sink):
                     continue
                 try:
@@ -414,12 +415,11 @@ class _AsyncRunner:
                 except Exception as exc:
                     ok = False
                     pipeline.report_source_failure(sink.Id, exc)
+                    self.driver.flush_failed(pipeline)
                     log.error("flush of %s.%s failed: %r", pipeline.Id, sink.Id, exc)
         finally:
             self._flushing = False
             self._signal_change()
-        if not ok:
-            self.driver.poison()
         return ok
 
     async def _commit(self, commit: Commit) -> None:

@@ -12,17 +12,19 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pumpcore import Pipeline, PipelineStoppedError, Sink, TriggerSource
-from pumpcore._driver import Commit, Driver, is_async_cycle
-from pumpcore._io_source import (
+from pumpcore import PipelineStoppedError, Sink, TriggerSource
+from pumpcore.lowlevel import (
     AsyncSink,
     AsyncSource,
     BlockingSink,
+    Commit,
+    Driver,
     IOSource,
+    Offload,
     flush_is_noop,
     has_serve,
+    is_async_cycle,
 )
-from pumpcore._link import Offload
 
 from ._bridge import AsyncBridge
 from ._report import RunReport, report_of
@@ -53,18 +55,13 @@ def abandoned(call: Offload) -> PipelineStoppedError:
 
 
 def abandon_in_flight(driver: Driver) -> None:
-    """Fail what is still in flight at async or blocking steps, through the error policy, and
-    poison acknowledgements (``Driver.abandon``); the stop sequence's last resort."""
+    """Fail what is still in flight at async or blocking steps, through the error policy; their
+    positions are never acknowledged (``Driver.abandon``). The stop sequence's last resort."""
     count = driver.abandon(
         PipelineStoppedError("abandoned: the step did not finish before the pump stopped")
     )
     if count:
         log.warning("stop: %d events in flight at async or blocking steps abandoned", count)
-
-
-def sinks_of(driver: Driver) -> list[tuple[Pipeline, Sink]]:
-    """Every pipeline's sink, with its pipeline."""
-    return [(p, s) for p in driver.pipelines if (s := p.locate_sink()) is not None]
 
 
 def report_cycle_failure(source: TriggerSource, exc: Exception) -> None:
@@ -101,7 +98,7 @@ class BlockingIO:
     def open(self) -> None:
         """Open the sinks, then the sources (nothing is read before every sink can write);
         start the background work of anyio sources that serve (servers)."""
-        for _, sink in sinks_of(self.driver):
+        for _, sink in self.driver.sinks():
             if isinstance(sink, BlockingSink | AsyncSink):
                 self.call(self.method(sink, "open"))
                 self._opened_sinks.append(sink)
@@ -123,9 +120,9 @@ class BlockingIO:
             source.feed(items, now())
 
     def flush(self) -> bool:
-        """Flush every sink; False (and the failure reported, the run poisoned) if one raised."""
+        """Flush every sink; False (the failure reported, its feeders poisoned) if one raised."""
         ok = True
-        for pipeline, sink in sinks_of(self.driver):
+        for pipeline, sink in self.driver.sinks():
             if flush_is_noop(sink):
                 continue
             try:
@@ -133,9 +130,8 @@ class BlockingIO:
             except Exception as exc:
                 ok = False
                 pipeline.report_source_failure(sink.Id, exc)
+                self.driver.flush_failed(pipeline)
                 log.error("flush of %s.%s failed: %r", pipeline.Id, sink.Id, exc)
-        if not ok:
-            self.driver.poison()
         return ok
 
     def acknowledge(self, commit: Commit) -> None:

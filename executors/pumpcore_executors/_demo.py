@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pumpcore import Context, Generator, Pipeline
+from pumpcore.lowlevel import NO_ORIGIN, Held, Origin, current_origin
 
 from ._run import ExecutorName, run
 
@@ -71,42 +72,40 @@ class MinuteWindows(Generator):
     Lines arrive in time order here; an event older than the open window is counted as late
     (``self.late``) and folded into the open window rather than lost.
 
-    The open window holds events between calls, so ``holds_events`` says so: the executor then
-    acknowledges no source position while a window is open (a crash would otherwise lose the
-    events in it). Here that means the log file is acknowledged when the run ends.
+    The open window keeps events between calls, so it holds their origin (``hold``) and emits
+    the window as ``Held``: the file's offsets are acknowledged up to the last closed window,
+    never past an event that sits in the open one (a crash would otherwise lose it).
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._start: int | None = None
         self._events: list[dict[str, Any]] = []
+        self._origin: Origin = NO_ORIGIN
         self.late = 0
 
-    def generate(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
+    def generate(self, context: Context, event: dict[str, Any]) -> list[Held]:
         """Add the event to its window; return the windows it closed."""
         minute = event["time"] - event["time"] % 60
         out = []
         if self._start is None:
             self._start = minute
         elif minute > self._start:
-            out.append(self._summary())
-            self._start, self._events = minute, []
+            out.append(Held({}, self._summary(), self._origin))
+            self._start, self._events, self._origin = minute, [], NO_ORIGIN
         elif minute < self._start:
             self.late += 1
         self._events.append(event)
+        self._origin = self._origin.absorb(current_origin())
         return out
 
-    def holds_events(self) -> bool:
-        """True while a window is open (see the class docstring)."""
-        return bool(self._events)
-
-    def on_stop(self, now: float) -> list[tuple[Context, Any]]:
+    def on_stop(self, now: float) -> list[Held]:
         """Emit the window still open."""
         if not self._events:
             return []
-        summary = self._summary()
-        self._events = []
-        return [({}, summary)]
+        summary, origin = self._summary(), self._origin
+        self._events, self._origin = [], NO_ORIGIN
+        return [Held({}, summary, origin)]
 
     def _summary(self) -> dict[str, Any]:
         events = self._events

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import attrs
 
 from pumpcore import PipelineStatistics
-from pumpcore._driver import Driver
+from pumpcore.lowlevel import Driver
 
 
 @attrs.frozen

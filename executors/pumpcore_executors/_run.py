@@ -5,8 +5,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Literal
 
-from pumpcore import Clock, Pipeline, Pump
-from pumpcore._errors import ConfigError
+from pumpcore import Clock, ConfigError, Pipeline, Pump
 
 from ._clock import SystemClock
 from ._report import RunReport

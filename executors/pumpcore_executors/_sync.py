@@ -18,8 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pumpcore import Clock, Context, Pipeline, TriggerSource
-from pumpcore._driver import Driver
-from pumpcore._link import Offload
+from pumpcore.lowlevel import Driver, Offload
 
 from ._blocking import BlockingIO, check_blocking, report_cycle_failure
 from ._failures import FailureLog

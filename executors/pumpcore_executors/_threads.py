@@ -30,9 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pumpcore import Clock, Context, Pipeline, PipelineStoppedError, TriggerSource
-from pumpcore._driver import Driver
-from pumpcore._io_source import IOSource
-from pumpcore._link import Offload
+from pumpcore.lowlevel import Driver, IOSource, Offload
 from pumpcore.trigger import Trigger
 
 from ._blocking import (
@@ -118,7 +116,7 @@ class _ThreadsRunner:
     def offload(self, call: Offload) -> None:
         """Start an async or blocking step's call; its outcome comes back through the inbox."""
         if self.closed:
-            self.driver.poison()
+            call.origin.fail()
             call.pipeline.resume_failed(call, abandoned(call))
             return
         if call.is_async:

@@ -10,6 +10,9 @@ Rules:
    the consumed event's context). Aggregates completed by time or by ``stop`` travel with a
    fresh ``{}`` context, as BSPump's do.
 3. An empty buffer is never emitted; an aggregate is emitted once and the buffer starts over.
+4. The open aggregate holds the origins of the events in it (``pumpcore/_delivery.py``): their
+   positions are acknowledged only once the aggregate went on, and only theirs wait — an
+   aggregate that is always open holds back the batches in it, not the whole source.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from .._component import Context, Emitted, Generator
+from .._delivery import NO_ORIGIN, Held, Origin, current_origin
 from .._errors import ConfigError
 
 if TYPE_CHECKING:
@@ -212,6 +216,9 @@ class Aggregator(Generator):
         )
         self.CurrentSize = 0
         self._first_at: float | None = None
+        # The origin of what the open aggregate holds (its marks are held: pumpcore/_delivery).
+        self._origin: Origin = NO_ORIGIN
+        self._last_origin: Origin | None = None
         super().__init__(pipeline, id, config)
 
     def apply_config(self) -> None:
@@ -236,11 +243,13 @@ class Aggregator(Generator):
     def _time(self) -> float:
         return self.Pipeline.time() if self.Pipeline is not None else 0.0
 
-    def _take(self) -> Any:
-        """Flush the strategy and start a new buffer."""
+    def _take(self, context: Context) -> list[Held]:
+        """Flush the strategy into one aggregate, emitted under the origin it held; start anew."""
+        origin = self._origin
         self.CurrentSize = 0
         self._first_at = None
-        return self.AggregationStrategy.flush()
+        self._origin, self._last_origin = NO_ORIGIN, None
+        return [Held(context, self.AggregationStrategy.flush(), origin)]
 
     def generate(self, context: Context, event: Any) -> Iterable[Any]:
         """Add the event to the buffer; return the aggregate when this event completes it.
@@ -254,8 +263,12 @@ class Aggregator(Generator):
         # behind that would flush an empty aggregate (rule 3).
         self._first_at = stamp
         self.CurrentSize += 1
+        origin = current_origin()
+        if origin is not self._last_origin:  # a new batch: hold its marks (once per aggregate)
+            self._last_origin = origin
+            self._origin = self._origin.absorb(origin)
         if 0 < self.CompletionSize <= self.CurrentSize:
-            return [self._take()]
+            return self._take(context)
         return ()
 
     def next_awake(self) -> float | None:
@@ -282,15 +295,10 @@ class Aggregator(Generator):
         wake = self.next_awake()
         if wake is None or wake > now:
             return ()
-        return [({}, self._take())]
-
-    def holds_events(self) -> bool:
-        """True while a partial aggregate is open: its sources' positions must not be
-        acknowledged yet (a crash would lose the events in it)."""
-        return not self.AggregationStrategy.is_empty()
+        return self._take({})
 
     def on_stop(self, now: float) -> Emitted:
         """Emit what is buffered as ``[({}, aggregate)]``; nothing when the buffer is empty."""
         if self.CurrentSize == 0 and self.AggregationStrategy.is_empty():
             return ()
-        return [({}, self._take())]
+        return self._take({})

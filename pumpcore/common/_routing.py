@@ -8,6 +8,8 @@ Rules:
    Pipelines stop taking events the moment they are throttled, so a router upstream rarely
    meets a full queue; when it does, the failure goes through that pipeline's error policy.
 3. ``DirectSource.put`` processes the event at once, in the caller's stack.
+4. A queued event holds the origin of the event that put it (``pumpcore/_delivery.py``): the
+   feeding source's positions are acknowledged only once the event went on from the queue.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._component import Context, Processor, Sink, Source
+from .._delivery import Origin, hold, running
 from .._errors import ConfigError, PipelineStoppedError, QueueFullError
 from .._link import not_served_error
 
@@ -57,7 +60,9 @@ class InternalSource(Source):
         config: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(pipeline, id, config)
-        self._queue: deque[tuple[Context, Any]] = deque()
+        # Each event with the origin held for it (pumpcore/_delivery.py): the feeder's marks
+        # wait until the event went on from here.
+        self._queue: deque[tuple[Context, Any, Origin]] = deque()
         self._throttling = False
 
     def apply_config(self) -> None:
@@ -105,7 +110,7 @@ class InternalSource(Source):
                 "wait for the pipeline to be ready or route through a RouterProcessor"
             )
         ctx: Context = {} if context is None else (dict(context) if copy_context else context)
-        self._queue.append((ctx, copy.deepcopy(event) if copy_event else event))
+        self._queue.append((ctx, copy.deepcopy(event) if copy_event else event, hold()))
         if not self._throttling and len(self._queue) >= self._threshold:
             self._set_backpressure(True)
         link = self.Pipeline.Executor if self.Pipeline is not None else None
@@ -153,20 +158,33 @@ class InternalSource(Source):
         return bool(self._queue)
 
     def pump(self, max_items: int) -> int:
-        """Process up to ``max_items`` queued events; return how many were taken."""
+        """Process up to ``max_items`` queued events; return how many were taken.
+
+        Events are processed in runs of the same origin, each run under its origin, which is
+        released for what was taken.
+        """
         pipeline = self.Pipeline
         if pipeline is None:
             raise RuntimeError(f"source {self.Id!r} is not part of a pipeline")
-        n = min(max_items, len(self._queue))
-        if n == 0:
-            return 0
-        batch = [self._queue.popleft() for _ in range(n)]
-        taken = pipeline.process_pairs(batch)
-        if taken < n:
-            self._queue.extendleft(reversed(batch[taken:]))
-        if self._throttling and len(self._queue) < self._threshold:
+        queue = self._queue
+        left = min(max_items, len(queue))
+        taken_total = 0
+        while left:
+            origin = queue[0][2]
+            run = [queue.popleft()]
+            while len(run) < left and queue and queue[0][2] is origin:
+                run.append(queue.popleft())
+            with running(origin):
+                taken = pipeline.process_batch([r[1] for r in run], [r[0] for r in run])
+            origin.release(taken)
+            taken_total += taken
+            left -= len(run)
+            if taken < len(run):
+                queue.extendleft(reversed(run[taken:]))
+                break
+        if self._throttling and len(queue) < self._threshold:
             self._set_backpressure(False)
-        return taken
+        return taken_total
 
 
 class TeeSource(InternalSource):

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pumpcore import ConfigError, Pipeline, Settings
+from pumpcore import BlockingSource, ConfigError, Pipeline, Received, Settings
+from pumpcore.lowlevel import NO_ORIGIN, Held
 from pumpcore.common import (
     AggregationStrategy,
     Aggregator,
@@ -192,7 +193,7 @@ def test_on_tick_before_the_deadline_emits_nothing() -> None:
     aggregator.generate({}, "a")  # outside a pipeline: stamped at 0.0
     assert aggregator.next_awake() == 5.0
     assert list(aggregator.on_tick(4.99)) == []
-    assert list(aggregator.on_tick(5.0)) == [({}, ["a"])]
+    assert list(aggregator.on_tick(5.0)) == [Held({}, ["a"], NO_ORIGIN)]
     assert list(aggregator.on_tick(10.0)) == []
 
 
@@ -401,14 +402,46 @@ def test_a_failed_append_leaves_no_deadline_and_no_empty_aggregate() -> None:
     assert balanced(pipeline)
 
 
-def test_holds_events_while_a_partial_aggregate_is_open() -> None:
+def test_an_open_aggregate_holds_back_only_the_batches_in_it() -> None:
+    aggregator = Aggregator(
+        aggregation_strategy=ListEventAggregationStrategy(), config={"completion_size": 3}
+    )
+    source, sink = Positions(), ListSink()
+    p = Pipeline("P")
+    p.build(source, aggregator, sink)
+    source.feed([Received("a", position=1), Received("b", position=2)], 0.0)
+    assert source.pump(1) == 1  # batch 1 opens the aggregate
+    assert source.ledger.take_done() == []
+    assert source.pump(1) == 1  # batch 2 joins it
+    assert source.ledger.take_done() == []
+    source.feed([Received("c", position=3), Received("d", position=4)], 0.0)
+    assert source.pump(1) == 1  # batch 3 completes it: all three went on
+    assert sink.Events == [["a", "b", "c"]]
+    assert source.ledger.take_done() == [1, 2, 3]
+    assert source.pump(1) == 1  # "d" opens the next aggregate
+    assert source.ledger.take_done() == []
+    p.stop(1.0)
+    assert sink.Events == [["a", "b", "c"], ["d"]]
+    assert source.ledger.take_done() == [4]
+
+
+def test_an_aggregate_that_fails_hard_fails_every_batch_in_it() -> None:
+    def refuse(context: dict[str, Any], event: Any) -> Any:
+        raise ValueError("refused")
+
     aggregator = Aggregator(
         aggregation_strategy=ListEventAggregationStrategy(), config={"completion_size": 2}
     )
+    source = Positions()
     p = Pipeline("P")
-    p.build([], aggregator, ListSink())
-    assert not aggregator.holds_events()
-    p.process_events(["one"])
-    assert aggregator.holds_events()
-    p.process_events(["two"])
-    assert not aggregator.holds_events()
+    p.build(source, aggregator, refuse, ListSink())
+    source.feed([Received("a", position=1), Received("b", position=2)], 0.0)
+    assert source.pump(1) == 1
+    assert source.pump(1) == 1  # completes the aggregate, which fails hard
+    assert p.is_error()
+    assert source.ledger.take_done() == []
+    assert source.poisoned
+
+
+class Positions(BlockingSource):
+    """A source fed by hand (``feed``) whose ledger the tests read."""

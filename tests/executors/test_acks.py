@@ -25,6 +25,7 @@ from pumpcore.common import (
     ListEventAggregationStrategy,
     RouterSink,
 )
+from pumpcore.lowlevel import Held, Origin, hold
 from pumpcore.trigger import PeriodicTrigger
 
 from .conftest import run_kwargs
@@ -158,29 +159,25 @@ def test_positions_wait_for_routed_events_and_held_events(executor: ExecutorName
     class HoldAll(Processor):
         def __init__(self) -> None:
             super().__init__()
-            self.held: list[int] = []
-            self.commits_while_holding = 0
+            self.held: list[tuple[int, Origin]] = []
 
         def process(self, context: dict[str, Any], event: int) -> None:
-            self.held.append(event)
+            self.held.append((event, hold()))
 
-        def holds_events(self) -> bool:
-            return bool(self.held)
-
-        def on_stop(self, now: float) -> list[tuple[dict[str, Any], Any]]:
+        def on_stop(self, now: float) -> list[Held]:
             held, self.held = self.held, []
-            return [({}, e) for e in held]
+            return [Held({}, e, origin) for e, origin in held]
 
     source, sink = RecordingSource(300), DurableSink()
     parent, child = Pipeline("Parent"), Pipeline("Child")
-    hold = HoldAll()
+    holder = HoldAll()
     parent.build(source, Route())
-    child.build(InternalSource(config={"queue_max_size": 8}), hold, sink)
+    child.build(InternalSource(config={"queue_max_size": 8}), holder, sink)
     acked_before_stop: list[int] = []
     original = source.acknowledge
 
     def acknowledge(positions: Sequence[Any]) -> None:
-        if hold.held:
+        if holder.held:
             acked_before_stop.extend(positions)
         original(positions)
 

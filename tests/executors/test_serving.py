@@ -11,6 +11,7 @@ import pytest
 
 from pumpcore import Pipeline, PipelineStoppedError, Processor
 from pumpcore.common import InternalSource, IteratorSource, ListSink, RouterSink
+from pumpcore.lowlevel import NO_ORIGIN, Held, current_origin
 from pumpcore.testing import VirtualClock
 from pumpcore.trigger import PeriodicTrigger
 
@@ -128,16 +129,15 @@ def test_cancellation_stops_drains_and_flushes(async_backend: str) -> None:
         def __init__(self) -> None:
             super().__init__()
             self.held: list[Any] = []
+            self.origin = NO_ORIGIN
 
         def process(self, context: dict[str, Any], event: Any) -> None:
             self.held.append(event)
+            self.origin = self.origin.absorb(current_origin())
 
-        def on_stop(self, now: float) -> list[tuple[dict[str, Any], Any]]:
+        def on_stop(self, now: float) -> list[Held]:
             held, self.held = self.held, []
-            return [({}, held)]
-
-        def holds_events(self) -> bool:
-            return bool(self.held)
+            return [Held({}, held, self.origin)]
 
     class FlushedSink(ListSink):
         flushed = False

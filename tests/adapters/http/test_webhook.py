@@ -17,6 +17,7 @@ from pumpcore_http import HTTPServerSource
 
 from pumpcore import BlockingSink, ConfigError, Context, Pipeline, Processor, Received
 from pumpcore.common import ListSink
+from pumpcore.lowlevel import Held, hold
 
 from ._live import every_executor, run_with_client, wait_for_address
 
@@ -271,18 +272,15 @@ class HoldUntilStop(Processor):
 
     def __init__(self, on_event: Callable[[], None]) -> None:
         super().__init__()
-        self.held: list[tuple[Context, Any]] = []
+        self.held: list[Held] = []
         self.on_event = on_event
 
     def process(self, context: Context, event: Any) -> Any:
-        self.held.append((context, event))
+        self.held.append(Held(context, event, hold()))
         self.on_event()
         return None
 
-    def holds_events(self) -> bool:
-        return bool(self.held)
-
-    def on_stop(self, now: float) -> list[tuple[Context, Any]]:
+    def on_stop(self, now: float) -> list[Held]:
         held, self.held = self.held, []
         return held
 

@@ -1,0 +1,68 @@
+"""The public contract for executor and adapter authors.
+
+Users build pipelines from ``pumpcore``; whoever writes an executor (a loop that drives the run
+machine) or an adapter (a source or sink that does I/O), or a component that keeps events
+between calls, needs more: the I/O halves of sources and sinks, positions and their
+acknowledgement, the run machine's commands. They import them from here, never from
+``pumpcore._*`` modules (a test keeps executors and adapters to that).
+
+- Sources and sinks that do I/O: ``BlockingSource``, ``AsyncSource``, ``BlockingSink``,
+  ``AsyncSink``, ``Received`` (see ``pumpcore/_io_source.py`` for the rules).
+- Delivery (``pumpcore/_delivery.py``): ``Mark``, ``Origin``, ``Ledger``; ``hold()`` for a
+  component that keeps the event being processed, ``Held`` to emit it later, ``running`` to
+  process under a kept origin.
+- Executors: ``Driver`` and its ``Work``/``Commit``, ``ExecutorLink`` and ``Offload`` (the calls
+  of async and blocking steps), helpers that tell what a part needs.
+"""
+
+from ._component import step_mode as step_mode
+from ._delivery import NO_ORIGIN as NO_ORIGIN
+from ._delivery import Held as Held
+from ._delivery import Ledger as Ledger
+from ._delivery import Mark as Mark
+from ._delivery import Origin as Origin
+from ._delivery import current_origin as current_origin
+from ._delivery import hold as hold
+from ._delivery import running as running
+from ._driver import Commit as Commit
+from ._driver import Driver as Driver
+from ._driver import Work as Work
+from ._driver import is_async_cycle as is_async_cycle
+from ._io_source import AsyncSink as AsyncSink
+from ._io_source import AsyncSource as AsyncSource
+from ._io_source import BlockingSink as BlockingSink
+from ._io_source import BlockingSource as BlockingSource
+from ._io_source import IOSource as IOSource
+from ._io_source import Received as Received
+from ._io_source import flush_is_noop as flush_is_noop
+from ._io_source import has_serve as has_serve
+from ._link import ExecutorLink as ExecutorLink
+from ._link import Offload as Offload
+from ._link import not_served_error as not_served_error
+
+__all__ = (
+    "NO_ORIGIN",
+    "AsyncSink",
+    "AsyncSource",
+    "BlockingSink",
+    "BlockingSource",
+    "Commit",
+    "Driver",
+    "ExecutorLink",
+    "Held",
+    "IOSource",
+    "Ledger",
+    "Mark",
+    "Offload",
+    "Origin",
+    "Received",
+    "Work",
+    "current_origin",
+    "flush_is_noop",
+    "has_serve",
+    "hold",
+    "is_async_cycle",
+    "not_served_error",
+    "running",
+    "step_mode",
+)
