@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pumpcore import BlockingSource, ConfigError, Pipeline, Received, Settings
-from pumpcore.lowlevel import NO_ORIGIN, Held
 from pumpcore.common import (
     AggregationStrategy,
     Aggregator,
@@ -19,6 +18,7 @@ from pumpcore.common import (
     ListSink,
     StringAggregationStrategy,
 )
+from pumpcore.lowlevel import NO_ORIGIN, Held
 
 
 def events_aggregator(**config: Any) -> Aggregator:
