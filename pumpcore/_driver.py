@@ -1,9 +1,10 @@
-"""Driver: the scheduling decisions every executor shares, as a pure state machine.
+"""Driver: the scheduling decisions of a run, as a pure state machine.
 
-An executor is a thin loop around it: ``step(now)`` (tick pipelines, pump a round, fire due
-triggers, say which reads to start), do the I/O it was told to (run cycles, reads, commits),
-ask ``next_wake()``, wait, repeat; end when ``finished()``; then ``request_stop`` and ``stop``.
-Keeping these decisions here is what makes every executor produce the same outputs.
+The run machine (``pumpcore/_machine.py``) owns a run's lifecycle and asks the driver what is
+due: ``step(now)`` ticks pipelines, pumps a round, fires due triggers and says which reads to
+start; ``next_wake()`` says when something is next scheduled; ``finished()`` whether anything is
+left; ``stop``/``stop_next`` stop the pipelines feeders first. Keeping these decisions in one
+place is what makes every executor produce the same outputs.
 
 Rules:
 1. Sources of a pipeline that is not ready are never pumped and its triggers never fire: the
@@ -243,10 +244,6 @@ class Driver:
     def in_flight(self) -> int:
         """Events suspended at async or blocking steps, over every pipeline."""
         return sum(p.in_flight() for p in self.pipelines)
-
-    def drained(self) -> bool:
-        """True when no queue between pipelines holds an event it could still deliver."""
-        return not any(s.has_pending() and not _blocked(s) for s in self._passive)
 
     # ---------------------------------------------------------------- commits
 

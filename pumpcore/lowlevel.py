@@ -11,8 +11,10 @@ acknowledgement, the run machine's commands. They import them from here, never f
 - Delivery (``pumpcore/_delivery.py``): ``Mark``, ``Origin``, ``Ledger``; ``hold()`` for a
   component that keeps the event being processed, ``Held`` to emit it later, ``running`` to
   process under a kept origin.
-- Executors: ``Driver`` and its ``Work``/``Commit``, ``ExecutorLink`` and ``Offload`` (the calls
-  of async and blocking steps), helpers that tell what a part needs.
+- Executors: the ``RunMachine`` (``pumpcore/_machine.py``) and its commands (``Open``, ``Serve``,
+  ``Read``, ``Cycle``, ``Flush``, ``Acknowledge``, ``StopServing``, ``Close``), the ``Driver``
+  it schedules with, ``ExecutorLink`` and ``Offload`` (the calls of async and blocking steps),
+  helpers that tell what a part needs.
 """
 
 from ._component import step_mode as step_mode
@@ -39,23 +41,45 @@ from ._io_source import has_serve as has_serve
 from ._link import ExecutorLink as ExecutorLink
 from ._link import Offload as Offload
 from ._link import not_served_error as not_served_error
+from ._machine import Acknowledge as Acknowledge
+from ._machine import Close as Close
+from ._machine import Command as Command
+from ._machine import Cycle as Cycle
+from ._machine import Flush as Flush
+from ._machine import Open as Open
+from ._machine import Read as Read
+from ._machine import RunMachine as RunMachine
+from ._machine import Serve as Serve
+from ._machine import Step as Step
+from ._machine import StopServing as StopServing
 
 __all__ = (
     "NO_ORIGIN",
+    "Acknowledge",
     "AsyncSink",
     "AsyncSource",
     "BlockingSink",
     "BlockingSource",
+    "Close",
+    "Command",
     "Commit",
+    "Cycle",
     "Driver",
     "ExecutorLink",
+    "Flush",
     "Held",
     "IOSource",
     "Ledger",
     "Mark",
     "Offload",
+    "Open",
     "Origin",
+    "Read",
     "Received",
+    "RunMachine",
+    "Serve",
+    "Step",
+    "StopServing",
     "Work",
     "current_origin",
     "flush_is_noop",

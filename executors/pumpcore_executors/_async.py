@@ -21,6 +21,7 @@ other task is blocked and no cycle or read is running, it jumps the clock to the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -44,28 +45,25 @@ from pumpcore import (
     PipelineStatistics,
     PipelineStoppedError,
     Pump,
-    TriggerSource,
 )
 from pumpcore.lowlevel import (
+    Acknowledge,
     AsyncSink,
     AsyncSource,
-    BlockingSink,
-    BlockingSource,
-    Commit,
-    Driver,
+    Close,
+    Command,
+    Cycle,
+    Flush,
     Offload,
-    flush_is_noop,
-    has_serve,
+    Open,
+    Read,
+    RunMachine,
+    Serve,
+    StopServing,
     is_async_cycle,
 )
-from pumpcore.trigger import Trigger
 
-from ._blocking import (
-    abandon_in_flight,
-    abandoned,
-    report_cycle_failure,
-    report_read_failure,
-)
+from ._blocking import abandoned, log_failure
 from ._clock import SystemClock
 from ._failures import FailureLog
 from ._report import RunReport, report_of
@@ -95,30 +93,35 @@ class _AsyncRunner:
         serving: bool,
         poll_signals: bool = False,
     ) -> None:
-        self.driver = Driver(pipelines, batch_size=batch_size)
+        self.machine = RunMachine(
+            pipelines,
+            batch_size=batch_size,
+            stop_after=stop_after,
+            stop_timeout=stop_timeout,
+            serving=serving,
+        )
+        self.driver = self.machine.driver
         self.clock = clock
-        self.stop_after = stop_after
-        self.stop_timeout = stop_timeout
-        self.serving = serving
         self.poll_signals = poll_signals
         self.stop_requested = False
         self.report: RunReport | None = None
         self._kicked = False
         self._wakeup: anyio.Event | None = None
         self._changed: anyio.Event | None = None
-        self._in_flight = 0
-        self._flushing = False
         # What arrived during a flush and must wait for its end (nothing reaches a sink meanwhile).
         self._deferred: deque[Callable[[], None]] = deque()
         self._step_threads: anyio.CapacityLimiter | None = None
-        self._closed = False  # no offloaded step starts any more (the workers are gone)
         self._loop_thread = 0
         self._workers: TaskGroup | None = None
         self._servers: TaskGroup | None = None
         self._serving: list[tuple[anyio.CancelScope, anyio.Event]] = []
-        self._opened: list[Any] = []
         self.started = anyio.Event()
         self.done = anyio.Event()
+
+    @property
+    def _closed(self) -> bool:
+        """No offloaded step starts any more: the machine abandoned what was in flight."""
+        return self.machine.phase in ("closing", "done") or self._workers is None
 
     # ------------------------------------------------------------ the ExecutorLink protocol
 
@@ -137,7 +140,7 @@ class _AsyncRunner:
     def process(self, pipeline: Pipeline, event: Any, context: Context | None) -> None:
         """Process on the loop thread; from a worker thread, travel there and wait for it."""
         if threading.get_ident() == self._loop_thread:
-            if self._flushing:
+            if self.machine.flushing:
                 self._deferred.append(
                     functools.partial(_process_deferred, pipeline, event, context)
                 )
@@ -179,7 +182,7 @@ class _AsyncRunner:
             outcome: Callable[[], None] = functools.partial(call.pipeline.resume_failed, call, exc)
         else:
             outcome = functools.partial(call.pipeline.resume, call, result)
-        if self._flushing:  # rare: commits wait until nothing is in flight
+        if self.machine.flushing:
             self._deferred.append(outcome)
         else:
             outcome()
@@ -188,7 +191,7 @@ class _AsyncRunner:
     async def _process_from_worker(
         self, pipeline: Pipeline, event: Any, context: Context | None
     ) -> None:
-        while self._flushing or not (
+        while self.machine.flushing or not (
             pipeline.is_ready() or pipeline.is_error() or pipeline.is_stopped()
         ):
             await self.changed()  # a stopped pipeline ends the wait: process() then raises
@@ -213,66 +216,139 @@ class _AsyncRunner:
     # ------------------------------------------------------------ the driver task
 
     async def drive(self) -> None:
-        """Open, run until finished or stopped, run the stop sequence; always shuts down."""
+        """Interpret the run machine's commands until the run is over; when cancelled or
+        failing, run the stop sequence first (shielded, bounded by ``stop_timeout``)."""
         self._loop_thread = threading.get_ident()
-        for pipeline in self.driver.pipelines:
+        machine = self.machine
+        for pipeline in machine.pipelines:
             pipeline.set_timer(time.perf_counter)
             pipeline.Executor = self
             pipeline.add_ready_listener(self._on_ready)
-        failures = FailureLog(self.driver.pipelines)
+        failures = FailureLog(machine.pipelines)
         try:
             # Servers outlive the workers: a request still waiting at stop is answered after
-            # the final commit (as under the blocking executors), then the servers are cancelled.
+            # the final commit, then the servers are stopped (StopServing).
             async with anyio.create_task_group() as servers:
                 self._servers = servers
-                try:
-                    async with anyio.create_task_group() as workers:
-                        self._workers = workers
-                        try:
-                            await self._open()
-                            self.started.set()
+                async with anyio.create_task_group() as workers:
+                    self._workers = workers
+                    try:
+                        await self._loop()
+                    except BaseException:
+                        machine.request_stop()  # close what was opened, then let it out
+                        with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                             await self._loop()
-                        finally:
-                            with anyio.CancelScope(shield=True):
-                                await self._wait_in_flight()
-                            self._closed = True
-                            workers.cancel_scope.cancel()  # what still runs is abandoned
-                finally:
-                    with anyio.CancelScope(shield=True):
-                        self.report = await self._shutdown()
+                        raise
+                    finally:
+                        workers.cancel_scope.cancel()  # what still runs is abandoned
+                servers.cancel_scope.cancel()
+            if machine.error is not None:
+                raise machine.error
         finally:
-            with anyio.CancelScope(shield=True):
-                try:
-                    if self.report is None:
-                        self.report = report_of(self.driver)
-                finally:
-                    failures.detach()
-                    for pipeline in self.driver.pipelines:
-                        pipeline.remove_ready_listener(self._on_ready)
-                        pipeline.Executor = None
-                    self._signal_change()
-                    self.done.set()
+            self.report = report_of(self.driver)
+            failures.detach()
+            for pipeline in machine.pipelines:
+                pipeline.remove_ready_listener(self._on_ready)
+                pipeline.Executor = None
+            self._workers = None
+            self._signal_change()
+            self.done.set()
 
-    async def _open(self) -> None:
-        for _, sink in self.driver.sinks():
-            if isinstance(sink, AsyncSink):
-                await sink.aopen()
-                self._opened.append(sink)
-            elif isinstance(sink, BlockingSink):
-                await anyio.to_thread.run_sync(sink.open)
-                self._opened.append(sink)
-        for source in self.driver.io_sources:
-            if isinstance(source, AsyncSource):
-                await source.open()
-                if has_serve(source) and self._servers is not None:
-                    self._servers.start_soon(self._serve, source)
-            else:
-                assert isinstance(source, BlockingSource)
-                await anyio.to_thread.run_sync(source.open)
-            self._opened.append(source)
+    async def _loop(self) -> None:
+        machine, clock = self.machine, self.clock
+        while not machine.finished:
+            if self.stop_requested:
+                machine.request_stop()
+            self._kicked = False
+            self._run_deferred()
+            step = machine.poll(clock.time(), time.monotonic())
+            if machine.phase == "running" and not self.started.is_set():
+                self.started.set()
+            for command in step.commands:
+                await self._perform(command)
+            if step.commands or step.again:
+                self._signal_change()  # events were taken, or work started: waiters look again
+            if step.commands or step.again or self._deferred:
+                self._run_deferred()
+                await anyio.lowlevel.checkpoint()
+                continue
+            await self._idle(step.wake, step.real_wake)
+        self.started.set()
 
-    async def _serve(self, source: AsyncSource) -> None:
-        """A server's background work, until ``_stop_servers`` cancels it after the last commit."""
+    async def _idle(self, wake: float | None, real_wake: float | None) -> None:
+        if self._kicked:
+            return
+        clock = self.clock
+        if clock.is_virtual and self.machine.idle() and wake is not None:
+            await anyio.wait_all_tasks_blocked()  # let every other task run first
+            if not self._kicked and not self.stop_requested:
+                clock.sleep_until(wake)  # jump, never really sleep
+            return
+        timeout = math.inf
+        if wake is not None and not clock.is_virtual:
+            timeout = max(0.0, wake - clock.time())
+        if real_wake is not None:
+            timeout = min(timeout, max(0.0, real_wake - time.monotonic()))
+        if self.poll_signals:
+            timeout = min(timeout, _SIGNAL_POLL)
+        self._wakeup = anyio.Event()
+        with anyio.move_on_after(timeout):
+            await self._wakeup.wait()
+        self._wakeup = None
+
+    # ------------------------------------------------------------ commands
+
+    async def _perform(self, command: Command) -> None:
+        """Reads and cycles run as tasks; a server's ``serve`` as a task that outlives the
+        workers; open, flush, acknowledge and close are awaited here, in order — nothing
+        reaches a sink during a flush (what completes meanwhile is deferred)."""
+        kind = type(command)
+        if kind is Read or kind is Cycle:
+            assert self._workers is not None
+            self._workers.start_soon(self._background, command)
+        elif kind is Serve:
+            assert isinstance(command, Serve)
+            assert self._servers is not None
+            self._servers.start_soon(self._serve, command)
+        elif kind is StopServing:
+            await self._stop_servers()
+            self.machine.done(command, self.clock.time())
+        else:
+            await self._inline(command)
+
+    async def _inline(self, command: Command) -> None:
+        stop_by = self.machine.stop_by
+        timeout = math.inf
+        if stop_by is not None:
+            floor = 1.0 if type(command) is Close else 0.0
+            timeout = max(floor, stop_by - time.monotonic())
+        try:
+            with anyio.fail_after(timeout):
+                result = await _call(command)
+        except Exception as exc:
+            log_failure(command, exc)
+            self.machine.failed(command, self.clock.time(), exc)
+        else:
+            self.machine.done(command, self.clock.time(), result)
+
+    async def _background(self, command: Command) -> None:
+        try:
+            result = await _call(command)
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                log_failure(command, exc)
+            self.machine.failed(command, self.clock.time(), exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            self.machine.done(command, self.clock.time(), result)
+        finally:
+            self.notify()
+            self._signal_change()
+
+    async def _serve(self, command: Serve) -> None:
+        """A server's background work, until ``StopServing`` cancels it after the last commit."""
+        source = command.source
         scope, done = anyio.CancelScope(), anyio.Event()
         self._serving.append((scope, done))
         try:
@@ -280,8 +356,7 @@ class _AsyncRunner:
                 await source.serve()
         except Exception as exc:
             log.error("serve of %s failed: %r", source.locate_address(), exc, exc_info=exc)
-            if source.Pipeline is not None:
-                source.Pipeline.report_source_failure(source.Id, exc)
+            self.machine.failed(command, self.clock.time(), exc)
         finally:
             done.set()
 
@@ -293,215 +368,45 @@ class _AsyncRunner:
             for _, done in self._serving:
                 await done.wait()
 
-    async def _loop(self) -> None:
-        driver, clock = self.driver, self.clock
-        start = clock.time()
-        deadline = None if self.stop_after is None else start + self.stop_after
-        driver.start(start)
-        while not self.stop_requested:
-            now = clock.time()
-            if deadline is not None and now >= deadline:
-                return
-            self._kicked = False
-            work = driver.step(now)
-            for trigger, sources in work.cycles:
-                self._spawn(self._run_cycles, trigger, sources)
-            for source in work.reads:
-                self._spawn(self._read, source)
-            if work.taken:
-                self._signal_change()
-            if driver.commit_due(idle=not work.progressed):
-                await self._commit(driver.take_commit())
-            if work.progressed or self._deferred:
-                self._run_deferred()
-                await anyio.lowlevel.checkpoint()
-                continue
-            if not self.serving and self._in_flight == 0 and driver.finished():
-                return
-            if (
-                not self.serving
-                and deadline is None
-                and self._in_flight == 0
-                and not driver.in_flight()
-                and not self._kicked
-                and driver.next_wake() is None
-            ):
-                # Nothing runs and nothing is scheduled (a pipeline throttled for good by a
-                # stopped one): no event can ever come. End, as the sync executor does.
-                return
-            await self._idle(deadline)
-
-    async def _idle(self, deadline: float | None) -> None:
-        if self._kicked:
-            return
-        wake = self.driver.next_wake()
-        if deadline is not None:
-            wake = deadline if wake is None else min(wake, deadline)
-        clock = self.clock
-        idle = self._in_flight == 0 and self.driver.in_flight() == 0
-        if clock.is_virtual and idle and wake is not None:
-            await anyio.wait_all_tasks_blocked()  # let every other task run first
-            if not self._kicked and not self.stop_requested:
-                clock.sleep_until(wake)  # jump, never really sleep
-            return
-        timeout = math.inf
-        if wake is not None and not clock.is_virtual:
-            timeout = max(0.0, wake - clock.time())
-        if self.poll_signals:
-            timeout = min(timeout, _SIGNAL_POLL)
-        self._wakeup = anyio.Event()
-        with anyio.move_on_after(timeout):
-            await self._wakeup.wait()
-        self._wakeup = None
-
-    def _spawn(self, fn: Any, *args: Any) -> None:
-        assert self._workers is not None
-        self._in_flight += 1
-        self._workers.start_soon(fn, *args)
-
-    def _finished_one(self) -> None:
-        self._in_flight -= 1
-        self.notify()
-        self._signal_change()
-
-    async def _run_cycles(self, trigger: Trigger, sources: Sequence[TriggerSource]) -> None:
-        try:
-            for source in sources:
-                try:
-                    if is_async_cycle(source):
-                        await source.cycle()
-                    else:
-                        await anyio.to_thread.run_sync(source.cycle, abandon_on_cancel=True)
-                except Exception as exc:
-                    report_cycle_failure(source, exc)
-        finally:
-            self.driver.cycle_done(trigger, self.clock.time())
-            self._finished_one()
-
-    async def _read(self, source: BlockingSource | AsyncSource) -> None:
-        try:
-            if isinstance(source, AsyncSource):
-                items = await source.read(source.read_size)
-            else:
-                items = await anyio.to_thread.run_sync(
-                    source.read, source.read_size, abandon_on_cancel=True
-                )
-        except Exception as exc:
-            report_read_failure(source, exc)
-            source.read_failed(self.clock.time())
-        else:
-            source.feed(items, self.clock.time())
-        finally:
-            self._finished_one()
-
     def _run_deferred(self) -> None:
-        while self._deferred and not self._flushing:
+        while self._deferred and not self.machine.flushing:
             self._deferred.popleft()()
 
-    # ------------------------------------------------------------ commits
 
-    async def _flush(self) -> bool:
-        ok = True
-        self._flushing = True
-        try:
-            for pipeline, sink in self.driver.sinks():
-                if flush_is_noop(sink):
-                    continue
-                try:
-                    if isinstance(sink, AsyncSink):
-                        await sink.aflush()
-                    else:
-                        await anyio.to_thread.run_sync(sink.flush, abandon_on_cancel=True)
-                except Exception as exc:
-                    ok = False
-                    pipeline.report_source_failure(sink.Id, exc)
-                    self.driver.flush_failed(pipeline)
-                    log.error("flush of %s.%s failed: %r", pipeline.Id, sink.Id, exc)
-        finally:
-            self._flushing = False
-            self._signal_change()
-        return ok
-
-    async def _commit(self, commit: Commit) -> None:
-        if not await self._flush():
-            return
-        for source, positions in commit.acks:
+async def _call(command: Command) -> Any:
+    """Carry out a read, cycle, open, flush, acknowledge or close on the loop: anyio adapters'
+    coroutines are awaited, blocking methods run in a worker thread."""
+    kind = type(command)
+    if kind is Cycle:
+        assert isinstance(command, Cycle)
+        failures = []
+        for source in command.sources:
             try:
-                if isinstance(source, AsyncSource):
-                    await source.acknowledge(positions)
+                if is_async_cycle(source):
+                    await source.cycle()
                 else:
-                    assert isinstance(source, BlockingSource)
-                    await anyio.to_thread.run_sync(
-                        source.acknowledge, positions, abandon_on_cancel=True
-                    )
+                    await anyio.to_thread.run_sync(source.cycle, abandon_on_cancel=True)
             except Exception as exc:
-                report_read_failure(source, exc)
-
-    # ------------------------------------------------------------ stopping
-
-    async def _wait_in_flight(self) -> None:
-        """No new input; let running cycles, reads and offloaded steps end (draining queues),
-        then stop the pipelines one by one, feeders first, waiting again after each — all within
-        the ``stop_timeout`` budget."""
-        driver = self.driver
-        driver.request_stop()
-        self._stop_at = anyio.current_time() + self.stop_timeout
-        self._signal_change()
-        with anyio.move_on_after(self.stop_timeout):
-            await self._settle()
-            while driver.stop_next(self.clock.time()):
-                self._signal_change()
-                await self._settle()
-        if self._in_flight:
-            log.warning(
-                "stop_timeout: %d cycles or reads still running, abandoned", self._in_flight
-            )
-
-    async def _settle(self) -> None:
-        """Pump the queues between pipelines until nothing runs: no cycle or read, no event in
-        flight at an async or blocking step."""
-        driver = self.driver
-        while True:
-            self._kicked = False
-            self._run_deferred()
-            if driver.pump_round():
-                self._signal_change()
-                await anyio.lowlevel.checkpoint()
-                continue
-            if not (self._in_flight or driver.in_flight()):
-                return
-            self._wakeup = anyio.Event()
-            with anyio.move_on_after(0.05):
-                await self._wakeup.wait()
-            self._wakeup = None
-
-    async def _shutdown(self) -> RunReport:
-        """Drain, stop pipelines (aggregates flushed), flush sinks, acknowledge, close — bounded
-        by what is left of ``stop_timeout``; then close sources."""
-        driver = self.driver
-        stop_at = getattr(self, "_stop_at", anyio.current_time() + self.stop_timeout)
-        self._closed = True
-        self._run_deferred()
-        abandon_in_flight(driver)
-        driver.stop(self.clock.time())
-        abandon_in_flight(driver)  # results held back by a pipeline that can no longer drain
-        self._signal_change()
-        with anyio.move_on_after(max(0.0, stop_at - anyio.current_time())) as scope:
-            commit = driver.take_commit()
-            await self._commit(commit)
-        if scope.cancelled_caught:
-            log.error("stop_timeout: sinks not flushed in time; positions not acknowledged")
-        await self._stop_servers()
-        with anyio.move_on_after(max(1.0, stop_at - anyio.current_time())):
-            for item in reversed(self._opened):
-                try:
-                    if isinstance(item, AsyncSink | AsyncSource):
-                        await item.aclose()
-                    else:
-                        await anyio.to_thread.run_sync(item.close, abandon_on_cancel=True)
-                except Exception as exc:
-                    log.error("close of %r failed: %r", item, exc)
-        return report_of(driver)
+                failures.append((source, exc))
+        return failures
+    if kind is Read:
+        assert isinstance(command, Read)
+        part: Any = command.source
+        name, args = "read", (command.max_items,)  # type: tuple[str, tuple[Any, ...]]
+    elif kind is Acknowledge:
+        assert isinstance(command, Acknowledge)
+        part, name, args = command.source, "acknowledge", (command.positions,)
+    elif kind is Flush:
+        assert isinstance(command, Flush)
+        part, name, args = command.sink, "flush", ()
+    else:
+        assert isinstance(command, Open | Close)
+        part, name, args = command.part, kind.__name__.lower(), ()
+    if isinstance(part, AsyncSink):
+        return await getattr(part, {"open": "aopen", "flush": "aflush", "close": "aclose"}[name])()
+    if isinstance(part, AsyncSource):
+        return await getattr(part, "aclose" if name == "close" else name)(*args)
+    return await anyio.to_thread.run_sync(getattr(part, name), *args, abandon_on_cancel=True)
 
 
 def _process_deferred(pipeline: Pipeline, event: Any, context: Context | None) -> None:

@@ -1,42 +1,46 @@
-"""The I/O steps of the blocking executors (sync and threads): open, commit, shut down.
+"""How the blocking executors (sync and threads) carry out the run machine's commands.
 
-Both call adapters' blocking methods through ``call(fn, *args)``: the sync executor calls them
-inline, the threads executor in its pool with the time left before ``stop_timeout``. An adapter
-written on anyio (``AsyncSource``, ``AsyncSink``) is called through an ``AsyncBridge``: its
-coroutines run on a private event loop thread while ``call``'s thread waits for them.
+Both call adapters' blocking methods: the sync executor inline, the threads executor in its pool
+(bounded by ``stop_timeout`` once stopping). An adapter written on anyio (``AsyncSource``,
+``AsyncSink``) is called through an ``AsyncBridge``: its coroutines run on a private event loop
+thread while the calling thread waits for them, and its ``serve`` runs there in the background.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from pumpcore import PipelineStoppedError, Sink, TriggerSource
+from pumpcore import PipelineStoppedError, Sink
 from pumpcore.lowlevel import (
+    Acknowledge,
     AsyncSink,
     AsyncSource,
-    BlockingSink,
-    Commit,
-    Driver,
+    Close,
+    Command,
+    Cycle,
+    Flush,
     IOSource,
     Offload,
-    flush_is_noop,
-    has_serve,
+    Open,
+    Read,
+    RunMachine,
+    Serve,
+    StopServing,
     is_async_cycle,
 )
 
 from ._bridge import AsyncBridge
-from ._report import RunReport, report_of
 
 log = logging.getLogger("pumpcore.executors")
-T = TypeVar("T")
 Call = Callable[..., Any]
 
 
-def check_blocking(driver: Driver, executor: str) -> None:
+def check_blocking(machine: RunMachine, executor: str) -> None:
     """Raise TypeError naming the first component that needs an async executor."""
     hint = "use executor='asyncio' or 'trio' (or pumpcore_executors.serving)"
+    driver = machine.driver
     for trigger in driver.triggers:
         for source in driver.sources_of(trigger):
             if is_async_cycle(source):
@@ -54,34 +58,25 @@ def abandoned(call: Offload) -> PipelineStoppedError:
     )
 
 
-def abandon_in_flight(driver: Driver) -> None:
-    """Fail what is still in flight at async or blocking steps, through the error policy; their
-    positions are never acknowledged (``Driver.abandon``). The stop sequence's last resort."""
-    count = driver.abandon(
-        PipelineStoppedError("abandoned: the step did not finish before the pump stopped")
-    )
-    if count:
-        log.warning("stop: %d events in flight at async or blocking steps abandoned", count)
+def log_failure(command: Command, exc: BaseException) -> None:
+    """Tell a human about a command that failed (the machine counts it)."""
+    log.warning("%s failed: %r", describe(command), exc)
 
 
-def report_cycle_failure(source: TriggerSource, exc: Exception) -> None:
-    """A ``cycle`` raised: the pipeline's error policy decides, the log tells."""
-    assert source.Pipeline is not None
-    soft = source.Pipeline.report_source_failure(source.Id, exc)
-    log.warning(
-        "cycle of %s failed (%s): %r", source.locate_address(), "soft" if soft else "hard", exc
-    )
+def describe(command: Command) -> str:
+    """A short name for a command, for logs."""
+    part: Any = getattr(command, "part", None) or getattr(command, "source", None)
+    part = part or getattr(command, "sink", None)
+    where = part.locate_address() if part is not None else ""
+    return f"{type(command).__name__.lower()} {where}".strip()
 
 
-class BlockingIO:
-    """Opens, commits and closes the I/O parts of a run through ``call``."""
+class BlockingParts:
+    """Performs the machine's commands with blocking calls (``perform``)."""
 
-    def __init__(self, driver: Driver, call: Call) -> None:
-        self.driver = driver
-        self.call = call
+    def __init__(self, on_serve_failure: Callable[[Serve, BaseException], None]) -> None:
         self.bridge = AsyncBridge()
-        self._opened_sources: list[IOSource] = []
-        self._opened_sinks: list[Sink] = []
+        self._on_serve_failure = on_serve_failure
 
     def method(self, part: IOSource | Sink, name: str) -> Call:
         """The blocking form of an adapter's ``open``/``read``/``acknowledge``/``flush``/``close``:
@@ -95,90 +90,42 @@ class BlockingIO:
         fn: Call = getattr(part, name)
         return fn
 
-    def open(self) -> None:
-        """Open the sinks, then the sources (nothing is read before every sink can write);
-        start the background work of anyio sources that serve (servers)."""
-        for _, sink in self.driver.sinks():
-            if isinstance(sink, BlockingSink | AsyncSink):
-                self.call(self.method(sink, "open"))
-                self._opened_sinks.append(sink)
-        for source in self.driver.io_sources:
-            self.call(self.method(source, "open"))
-            self._opened_sources.append(source)
-            if isinstance(source, AsyncSource) and has_serve(source):
-                self.bridge.start(source.serve, f"serve of {source.locate_address()}")
+    def perform(self, command: Command) -> Any:
+        """Carry out one command where blocking is allowed; return its result or raise."""
+        kind = type(command)
+        if kind is Read:
+            assert isinstance(command, Read)
+            return self.method(command.source, "read")(command.max_items)
+        if kind is Cycle:
+            assert isinstance(command, Cycle)
+            failures = []
+            for source in command.sources:
+                try:
+                    source.cycle()
+                except Exception as exc:
+                    failures.append((source, exc))
+            return failures
+        if kind is Flush:
+            assert isinstance(command, Flush)
+            return self.method(command.sink, "flush")()
+        if kind is Acknowledge:
+            assert isinstance(command, Acknowledge)
+            return self.method(command.source, "acknowledge")(command.positions)
+        if kind is Open or kind is Close:
+            assert isinstance(command, Open | Close)
+            return self.method(command.part, kind.__name__.lower())()
+        if kind is Serve:
+            assert isinstance(command, Serve)
+            self.bridge.start(
+                command.source.serve,
+                f"serve of {command.source.locate_address()}",
+                lambda exc: self._on_serve_failure(command, exc),
+            )
+            return None
+        assert kind is StopServing
+        self.bridge.cancel_background()
+        return None
 
-    def read(self, source: IOSource, now: Callable[[], float]) -> None:
-        """One read, fed back into the source (call it where blocking is allowed)."""
-        size = source.read_size
-        try:
-            items = self.call(self.method(source, "read"), size)
-        except Exception as exc:
-            report_read_failure(source, exc)
-            source.read_failed(now())
-        else:
-            source.feed(items, now())
-
-    def flush(self) -> bool:
-        """Flush every sink; False (the failure reported, its feeders poisoned) if one raised."""
-        ok = True
-        for pipeline, sink in self.driver.sinks():
-            if flush_is_noop(sink):
-                continue
-            try:
-                self.call(self.method(sink, "flush"))
-            except Exception as exc:
-                ok = False
-                pipeline.report_source_failure(sink.Id, exc)
-                self.driver.flush_failed(pipeline)
-                log.error("flush of %s.%s failed: %r", pipeline.Id, sink.Id, exc)
-        return ok
-
-    def acknowledge(self, commit: Commit) -> None:
-        """Acknowledge the commit's positions, source by source."""
-        for source, positions in commit.acks:
-            try:
-                self.call(self.method(source, "acknowledge"), positions)
-            except Exception as exc:
-                report_read_failure(source, exc)
-
-    def commit(self) -> None:
-        """Take a commit, flush, acknowledge when every flush succeeded."""
-        commit = self.driver.take_commit()
-        if self.flush():
-            self.acknowledge(commit)
-
-    def shutdown(self, now: float) -> RunReport:
-        """Stop the pipelines (draining, flushing aggregates), flush and close sinks, commit,
-        close sources; report."""
-        driver = self.driver
-        abandon_in_flight(driver)
-        driver.stop(now)
-        abandon_in_flight(driver)  # results held back by a pipeline that can no longer drain
-        commit = driver.take_commit()
-        try:
-            if self.flush():
-                self.acknowledge(commit)
-        finally:
-            self.bridge.cancel_background()
-            for sink in self._opened_sinks:
-                _quietly(self.call, self.method(sink, "close"), f"close of sink {sink.Id}")
-            for source in self._opened_sources:
-                what = f"close of {source.locate_address()}"
-                _quietly(self.call, self.method(source, "close"), what)
-            self.bridge.close()
-        return report_of(driver)
-
-
-def report_read_failure(source: IOSource, exc: Exception) -> None:
-    """A read or an acknowledgement raised: the pipeline's error policy decides."""
-    assert source.Pipeline is not None
-    soft = source.Pipeline.report_source_failure(source.Id, exc)
-    log.warning("%s failed (%s): %r", source.locate_address(), "soft" if soft else "hard", exc)
-
-
-def _quietly(call: Call, fn: Callable[[], None], what: str) -> None:
-    try:
-        call(fn)
-    except Exception as exc:
-        log.error("%s failed: %r", what, exc)
+    def close(self) -> None:
+        """Stop the bridge's loop thread, if one was started."""
+        self.bridge.close()

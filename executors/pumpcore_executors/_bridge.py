@@ -61,14 +61,22 @@ class AsyncBridge:
         portal.call(_spawn, self._host, jobs, futures)
         return futures
 
-    def start(self, fn: Callable[[], Awaitable[Any]], what: str) -> None:
-        """Run ``fn()`` in the background until it returns or ``close`` cancels it."""
+    def start(
+        self,
+        fn: Callable[[], Awaitable[Any]],
+        what: str,
+        on_failure: Callable[[Exception], None] | None = None,
+    ) -> None:
+        """Run ``fn()`` in the background until it returns or ``close`` cancels it; a failure is
+        logged and handed to ``on_failure`` (called on the bridge's thread)."""
 
         async def guarded() -> None:
             try:
                 await fn()
             except Exception as exc:
                 log.error("%s failed: %r", what, exc, exc_info=exc)
+                if on_failure is not None:
+                    on_failure(exc)
 
         self._background.append(self._get_portal().start_task_soon(guarded))
 

@@ -1,4 +1,4 @@
-"""What a finished run reports, and the stop sequence every executor ends with."""
+"""What a finished run reports."""
 
 from __future__ import annotations
 
@@ -31,13 +31,3 @@ def report_of(driver: Driver) -> RunReport:
         if p.last_error is not None
     }
     return RunReport({p.Id: p.statistics() for p in driver.pipelines}, errors)
-
-
-def finish(driver: Driver, now: float) -> RunReport:
-    """Stop the pipelines (flushing aggregates downstream), flush sinks, and report."""
-    driver.stop(now)
-    for pipeline in driver.pipelines:
-        sink = pipeline.locate_sink()
-        if sink is not None:
-            sink.flush()
-    return report_of(driver)

@@ -75,6 +75,7 @@ def run(
             stop_after=stop_after,
             batch_size=batch_size,
             handle_signals=handle_signals,
+            stop_timeout=stop_timeout,
         )
     if executor == "threads":
         from ._threads import run_threads

@@ -1,8 +1,9 @@
-"""The synchronous executor: the driver's loop in the calling thread, nothing else.
+"""The synchronous executor: the run machine's commands carried out in the calling thread.
 
-Everything, blocking reads and flushes included, runs inline; so it cannot bound a blocking call
-by ``stop_timeout`` (the threads and async executors can), and it cannot run ``async`` cycles (a
-TypeError names them); anyio-based sources and sinks run through an ``AsyncBridge``.
+Everything, blocking reads and flushes included, runs inline, one command after the other; so it
+cannot bound a blocking call by ``stop_timeout`` (the threads and async executors can), and it
+cannot run ``async`` cycles (a TypeError names them); anyio-based sources and sinks run through
+an ``AsyncBridge``.
 
 Offloaded steps (``pumpcore/_link.py`` rule 4) complete before ``offload`` returns: a blocking
 processor is called inline, an ``async def`` one is awaited on the bridge's loop thread while this
@@ -12,17 +13,19 @@ statistics are those of the other executors.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from pumpcore import Clock, Context, Pipeline, TriggerSource
-from pumpcore.lowlevel import Driver, Offload
+from pumpcore import Clock, Context, Pipeline
+from pumpcore.lowlevel import Offload, RunMachine, Serve
 
-from ._blocking import BlockingIO, check_blocking, report_cycle_failure
+from ._blocking import BlockingParts, check_blocking, log_failure
 from ._failures import FailureLog
-from ._report import RunReport
+from ._report import RunReport, report_of
 from ._signals import stop_signals
 
 log = logging.getLogger("pumpcore.executors")
@@ -32,23 +35,11 @@ log = logging.getLogger("pumpcore.executors")
 _SLICE = 0.1
 
 
-def run_cycle(source: TriggerSource) -> None:
-    """Run one blocking ``cycle``; a failure goes through the pipeline's error policy."""
-    try:
-        source.cycle()
-    except Exception as exc:
-        report_cycle_failure(source, exc)
-
-
-def _direct(fn: Callable[..., Any], *args: Any) -> Any:
-    return fn(*args)
-
-
 class _SyncLink:
     """The ``ExecutorLink`` of the sync executor: everything happens in the calling thread."""
 
-    def __init__(self, io: BlockingIO) -> None:
-        self.io = io
+    def __init__(self, parts: BlockingParts) -> None:
+        self.parts = parts
 
     def notify(self) -> None:
         """Queued events are seen at the loop's next step (it is the caller)."""
@@ -68,7 +59,7 @@ class _SyncLink:
         """Run the call now: inline, or on the bridge's loop for an ``async def``."""
         try:
             if call.is_async:
-                result = self.io.bridge.call(call.function, call.context, call.event)
+                result = self.parts.bridge.call(call.function, call.context, call.event)
             else:
                 result = call.function(call.context, call.event)
         except Exception as exc:
@@ -84,14 +75,18 @@ def run_sync(
     stop_after: float | None,
     batch_size: int,
     handle_signals: bool = False,
+    stop_timeout: float = 10.0,
 ) -> RunReport:
     """Drive ``pipelines`` until they finish or ``stop_after`` seconds of ``clock`` pass."""
-    driver = Driver(pipelines, batch_size=batch_size)
-    check_blocking(driver, "sync")
-    failures = FailureLog(driver.pipelines)
-    io = BlockingIO(driver, _direct)
-    link = _SyncLink(io)
-    for pipeline in driver.pipelines:
+    machine = RunMachine(
+        pipelines, batch_size=batch_size, stop_after=stop_after, stop_timeout=stop_timeout
+    )
+    check_blocking(machine, "sync")
+    serve_failures: queue.SimpleQueue[tuple[Serve, BaseException]] = queue.SimpleQueue()
+    parts = BlockingParts(lambda command, exc: serve_failures.put((command, exc)))
+    link = _SyncLink(parts)
+    failures = FailureLog(machine.pipelines)
+    for pipeline in machine.pipelines:
         pipeline.set_timer(time.perf_counter)
         pipeline.Executor = link
     stop = [False]
@@ -101,54 +96,53 @@ def run_sync(
 
     try:
         with stop_signals(request_stop, handle_signals) as polling:
-            io.open()
             try:
-                _loop(driver, io, clock, stop_after, stop, polling)
+                _drive(machine, parts, clock, stop, polling, serve_failures)
+            except BaseException:
+                machine.request_stop()  # close what was opened, then let the error out
+                with contextlib.suppress(Exception):
+                    _drive(machine, parts, clock, stop, polling, serve_failures)
+                raise
             finally:
-                report = io.shutdown(clock.time())
-        return report
+                parts.close()
+        if machine.error is not None:
+            raise machine.error
+        return report_of(machine.driver)
     finally:
         failures.detach()
-        for pipeline in driver.pipelines:
+        for pipeline in machine.pipelines:
             pipeline.Executor = None
 
 
-def _loop(
-    driver: Driver,
-    io: BlockingIO,
+def _drive(
+    machine: RunMachine,
+    parts: BlockingParts,
     clock: Clock,
-    stop_after: float | None,
     stop: list[bool],
     polling: bool,
+    serve_failures: queue.SimpleQueue[tuple[Serve, BaseException]],
 ) -> None:
-    start = clock.time()
-    deadline = None if stop_after is None else start + stop_after
-    driver.start(start)
-    while not stop[0]:
-        now = clock.time()
-        if deadline is not None and now >= deadline:
-            break
-        work = driver.step(now)
-        for trigger, sources in work.cycles:
-            for source in sources:
-                if source.Pipeline is not None and source.Pipeline.is_ready():
-                    run_cycle(source)
-            driver.cycle_done(trigger, clock.time())
-        for io_source in work.reads:
-            io.read(io_source, clock.time)
-        if driver.commit_due(idle=not work.progressed):
-            io.commit()
-        if work.progressed:
+    """Interpret the machine's commands inline until the run is over."""
+    while not machine.finished:
+        if stop[0]:
+            machine.request_stop()
+        while not serve_failures.empty():
+            serve, exc = serve_failures.get()
+            machine.failed(serve, clock.time(), exc)
+        step = machine.poll(clock.time(), time.monotonic())
+        for command in step.commands:
+            try:
+                result = parts.perform(command)
+            except Exception as exc:
+                log_failure(command, exc)
+                machine.failed(command, clock.time(), exc)
+            else:
+                machine.done(command, clock.time(), result)
+        if step.commands or step.again:
             continue
-        if driver.finished():
-            break
-        wake = driver.next_wake()
-        if wake is None:
-            if deadline is None:
-                break  # nothing can ever happen again in this thread
-            wake = deadline
-        elif deadline is not None:
-            wake = min(wake, deadline)
-        if polling and not clock.is_virtual:
-            wake = min(wake, clock.time() + _SLICE)
+        wake = step.wake
+        if wake is None or (polling and not clock.is_virtual):
+            # Serving with nothing scheduled, or signals to notice: wait in slices.
+            slice_end = clock.time() + _SLICE
+            wake = slice_end if wake is None else min(wake, slice_end)
         clock.sleep_until(wake)

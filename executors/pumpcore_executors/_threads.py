@@ -22,6 +22,7 @@ SIGINT/SIGTERM put a stop request in the inbox (``SimpleQueue.put`` is safe in a
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import queue
 import threading
@@ -29,19 +30,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pumpcore import Clock, Context, Pipeline, PipelineStoppedError, TriggerSource
-from pumpcore.lowlevel import Driver, IOSource, Offload
-from pumpcore.trigger import Trigger
+from pumpcore import Clock, Context, Pipeline, PipelineStoppedError
+from pumpcore.lowlevel import Close, Command, Cycle, Offload, Read, RunMachine
 
-from ._blocking import (
-    BlockingIO,
-    abandon_in_flight,
-    abandoned,
-    check_blocking,
-    report_cycle_failure,
-)
+from ._blocking import BlockingParts, abandoned, check_blocking, describe, log_failure
 from ._failures import FailureLog
-from ._report import RunReport
+from ._report import RunReport, report_of
 from ._signals import stop_signals
 
 log = logging.getLogger("pumpcore.executors")
@@ -75,22 +69,24 @@ class _ThreadsRunner:
         batch_size: int,
         workers: int,
     ) -> None:
-        self.driver = Driver(pipelines, batch_size=batch_size)
-        check_blocking(self.driver, "threads")
+        self.machine = RunMachine(
+            pipelines, batch_size=batch_size, stop_after=stop_after, stop_timeout=stop_timeout
+        )
+        check_blocking(self.machine, "threads")
         self.clock = clock
-        self.stop_after = stop_after
-        self.stop_timeout = stop_timeout
         self.inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, "pumpcore-worker")
         self.coordinator = threading.get_ident()
-        self.in_flight = 0
         self.held: list[_Request] = []
         self.stop_requested = False
-        self.stop_deadline: float | None = None
-        self.io = BlockingIO(self.driver, self._call)
+        self.parts = BlockingParts(lambda command, exc: self.inbox.put((command, exc)))
         self._step_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._async_calls: list[Offload] = []  # offloaded async calls, started once per turn
-        self.closed = False  # no offloaded step starts any more (stop_timeout passed)
+
+    @property
+    def closed(self) -> bool:
+        """No offloaded step starts any more: the machine abandoned what was in flight."""
+        return self.machine.phase in ("closing", "done")
 
     # ------------------------------------------------------------ the ExecutorLink protocol
 
@@ -136,7 +132,9 @@ class _ThreadsRunner:
             return
         calls, self._async_calls = self._async_calls, []
         try:
-            futures = self.io.bridge.submit_all([(c.function, (c.context, c.event)) for c in calls])
+            futures = self.parts.bridge.submit_all(
+                [(c.function, (c.context, c.event)) for c in calls]
+            )
         except Exception as exc:  # no anyio, or the bridge failed: the events fail, not vanish
             for call in calls:
                 call.pipeline.resume_failed(call, exc)
@@ -144,55 +142,45 @@ class _ThreadsRunner:
         for call, future in zip(calls, futures, strict=True):
             self._when_done(call, future)
 
-    # ------------------------------------------------------------ blocking calls
+    # ------------------------------------------------------------ commands
+
+    def _perform(self, command: Command) -> None:
+        """Reads and cycles run in the pool and answer through the inbox; the rest (open,
+        flush, acknowledge, close) run in the pool while the coordinator waits, bounded by
+        ``stop_timeout`` once stopping — nothing reaches a sink during a flush."""
+        if type(command) is Read or type(command) is Cycle:
+            self.pool.submit(self._in_worker, command)
+            return
+        try:
+            result = self._call(self.parts.perform, command)
+        except Exception as exc:
+            log_failure(command, exc)
+            self.machine.failed(command, self.clock.time(), exc)
+        else:
+            self.machine.done(command, self.clock.time(), result)
+
+    def _in_worker(self, command: Command) -> None:
+        try:
+            result = self.parts.perform(command)
+        except Exception as exc:
+            log_failure(command, exc)
+            self.inbox.put((command, exc))
+        else:
+            self.inbox.put(lambda: self.machine.done(command, self.clock.time(), result))
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``fn`` in the pool; once stopping, wait no longer than ``stop_timeout`` allows."""
+        """Run ``fn`` in the pool; once stopping, wait no longer than ``stop_timeout`` allows
+        (a close gets a second at least)."""
         future = self.pool.submit(fn, *args)
         timeout = None
-        if self.stop_deadline is not None:
-            timeout = max(0.0, self.stop_deadline - time.monotonic())
+        stop_by = self.machine.stop_by
+        if stop_by is not None:
+            floor = 1.0 if type(args[0]) is Close else 0.0
+            timeout = max(floor, stop_by - time.monotonic())
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
-            raise TimeoutError(f"{fn!r} did not return within stop_timeout") from None
-
-    def _spawn(self, fn: Callable[..., None], *args: Any) -> None:
-        self.in_flight += 1
-        self.pool.submit(self._in_worker, fn, *args)
-
-    def _in_worker(self, fn: Callable[..., None], *args: Any) -> None:
-        try:
-            fn(*args)
-        finally:
-            self.inbox.put(self._worker_done)
-
-    def _worker_done(self) -> None:
-        self.in_flight -= 1
-
-    def _cycles(self, trigger: Trigger, sources: Sequence[TriggerSource]) -> None:
-        try:
-            for source in sources:
-                try:
-                    source.cycle()
-                except Exception as exc:
-                    self.inbox.put(lambda s=source, e=exc: report_cycle_failure(s, e))
-        finally:
-            self.inbox.put(lambda: self.driver.cycle_done(trigger, self.clock.time()))
-
-    def _read(self, source: IOSource) -> None:
-        try:
-            items = self.io.method(source, "read")(source.read_size)
-        except Exception as exc:
-            self.inbox.put(lambda e=exc: self._read_failed(source, e))
-        else:
-            self.inbox.put(lambda: source.feed(items, self.clock.time()))
-
-    def _read_failed(self, source: IOSource, exc: Exception) -> None:
-        from ._blocking import report_read_failure
-
-        report_read_failure(source, exc)
-        source.read_failed(self.clock.time())
+            raise TimeoutError(f"{describe(args[0])} did not return within stop_timeout") from None
 
     # ------------------------------------------------------------ the coordinator
 
@@ -205,6 +193,9 @@ class _ThreadsRunner:
             self.stop_requested = True
         elif isinstance(item, _Request):
             self.held.append(item)
+        elif isinstance(item, tuple):
+            command, exc = item
+            self.machine.failed(command, self.clock.time(), exc)
         else:
             assert callable(item)
             item()
@@ -215,8 +206,10 @@ class _ThreadsRunner:
         keep = []
         for request in self.held:
             pipeline = request.pipeline
-            if pipeline.is_ready() or pipeline.is_error() or pipeline.is_stopped():
+            if pipeline.is_ready() or pipeline.is_error() or pipeline.is_stopped() or self.closed:
                 try:
+                    if self.closed:
+                        raise PipelineStoppedError("the pump is stopping")
                     pipeline.process(request.event, request.context)
                 except PipelineStoppedError as exc:
                     request.future.set_exception(exc)
@@ -241,106 +234,59 @@ class _ThreadsRunner:
             except queue.Empty:
                 return
 
-    def _settle(self) -> None:
-        """Serve running cycles and reads, pump the queues between pipelines and wait for
-        offloaded steps, until nothing is running or the stop deadline passes."""
-        assert self.stop_deadline is not None
-        driver = self.driver
-        while True:
-            self._serve_held()
-            driver.drain()
-            if not (self.in_flight or driver.in_flight()):
-                return
-            left = self.stop_deadline - time.monotonic()
-            if left <= 0:
-                return
-            self._drain_inbox(min(0.05, left))
-
     def run(self, handle_signals: bool) -> RunReport:
-        for pipeline in self.driver.pipelines:
+        machine = self.machine
+        for pipeline in machine.pipelines:
             pipeline.set_timer(time.perf_counter)
             pipeline.Executor = self
-        failures = FailureLog(self.driver.pipelines)
+        failures = FailureLog(machine.pipelines)
         try:
             with stop_signals(self.request_stop, handle_signals):
-                self.io.open()
                 try:
                     self._loop()
+                except BaseException:
+                    machine.request_stop()  # close what was opened, then let the error out
+                    with contextlib.suppress(Exception):
+                        self._loop()
+                    raise
                 finally:
-                    report = self._shutdown()
-            return report
+                    self.parts.close()
+            if machine.error is not None:
+                raise machine.error
+            return report_of(machine.driver)
         finally:
             failures.detach()
-            for pipeline in self.driver.pipelines:
+            for pipeline in machine.pipelines:
                 pipeline.Executor = None
             self.pool.shutdown(wait=False, cancel_futures=True)
             if self._step_pool is not None:
                 self._step_pool.shutdown(wait=False, cancel_futures=True)
 
     def _loop(self) -> None:
-        driver, clock = self.driver, self.clock
-        start = clock.time()
-        deadline = None if self.stop_after is None else start + self.stop_after
-        driver.start(start)
-        while True:
+        machine, clock = self.machine, self.clock
+        while not machine.finished:
             self._drain_inbox(0)
             if self.stop_requested:
-                return
-            now = clock.time()
-            if deadline is not None and now >= deadline:
-                return
+                machine.request_stop()
             served = self._serve_held()
-            work = driver.step(now)
-            for trigger, sources in work.cycles:
-                self._spawn(self._cycles, trigger, sources)
-            for source in work.reads:
-                self._spawn(self._read, source)
-            if driver.commit_due(idle=not work.progressed):
-                self.io.commit()
-            if work.progressed or served:
+            step = machine.poll(clock.time(), time.monotonic())
+            for command in step.commands:
+                self._perform(command)
+            if step.commands or step.again or served:
                 continue
-            if self.in_flight == 0 and not self.held and driver.finished():
-                return
-            wake = driver.next_wake()
-            if deadline is not None:
-                wake = deadline if wake is None else min(wake, deadline)
-            if wake is None and self.in_flight == 0 and not self.held and not driver.in_flight():
-                # Nothing runs and nothing is scheduled (a pipeline throttled for good by a
-                # stopped one): no event can ever come. End, as the sync executor does.
-                return
+            wake, real_wake = step.wake, step.real_wake
             if clock.is_virtual:
-                if (
-                    self.in_flight == 0
-                    and not self.held
-                    and driver.in_flight() == 0
-                    and wake is not None
-                ):
+                if machine.idle() and not self.held and wake is not None:
                     clock.sleep_until(wake)  # nothing runs anywhere: jump
                     continue
-                self._drain_inbox(None)
-            else:
-                self._drain_inbox(None if wake is None else max(0.0, wake - clock.time()))
-
-    def _shutdown(self) -> RunReport:
-        driver = self.driver
-        driver.request_stop()
-        self.stop_deadline = time.monotonic() + self.stop_timeout
-        # Running cycles and reads may still hand events over, offloaded steps still finish:
-        # settle, then stop the pipelines one by one (feeders first), settling after each.
-        self._settle()
-        while time.monotonic() < self.stop_deadline and driver.stop_next(self.clock.time()):
-            self._settle()
-        if self.in_flight:
-            log.warning("stop_timeout: %d cycles or reads still running, abandoned", self.in_flight)
-        self.closed = True
-        self._async_calls = []  # never started: abandoned with the rest
-        abandon_in_flight(driver)
-        self._serve_held()
-        driver.drain()
-        for request in self.held:  # their pipelines stay throttled: the events are refused
-            request.future.set_exception(PipelineStoppedError("the pump is stopping"))
-        self.held = []
-        return self.io.shutdown(self.clock.time())
+                wake = None
+            timeout: float | None = None
+            if wake is not None:
+                timeout = max(0.0, wake - clock.time())
+            if real_wake is not None:
+                left = max(0.0, real_wake - time.monotonic())
+                timeout = left if timeout is None else min(timeout, left)
+            self._drain_inbox(timeout)
 
 
 def _resume(call: Offload, future: concurrent.futures.Future[Any]) -> None:
