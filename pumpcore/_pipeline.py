@@ -28,6 +28,7 @@ Rules of this state machine:
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -52,6 +53,13 @@ ErrorPolicy = Literal["hard", "soft"] | Callable[[Exception, Context, Any], bool
 # Step kinds. Those above _SINK are offloaded to the executor (rule 5).
 _PROC, _GEN, _SINK, _ASYNC, _BLOCKING = 0, 1, 2, 3, 4
 _KIND_OF_MODE = {"inline": _PROC, "async": _ASYNC, "blocking": _BLOCKING}
+
+
+def _name(step: object) -> str:
+    """How a step is named in messages before it joins: a component's id, a function's name."""
+    if isinstance(step, Component):
+        return step.Id
+    return str(getattr(step, "__name__", type(step).__name__))
 
 
 @attrs.frozen
@@ -190,10 +198,37 @@ class Pipeline(Configurable):
         return self.Settings.section(f"pipeline:{self.Id}:{component_id}")
 
     def build(self, source: Source | Sequence[Source], *processors: Step) -> None:
-        """Set the source(s) and append the processors; the last processor is the sink."""
+        """Set the source(s) and append the processors; the last processor is the sink.
+
+        Raises:
+            ConfigError: naming the pipeline and the component, when the pipeline would not end
+                in exactly one sink: no processors at all, a sink with steps behind it, or a last
+                step that is not a ``Sink``. Checked before anything is attached, so a refused
+                build leaves the pipeline as it was. (A pipeline assembled step by step with
+                ``append_processor`` is not checked; an event that runs off its end fails with
+                ``IncompletePipelineError``, as in BSPump.)
+        """
+        self._check_structure([*self._steps_src, *processors])
         self.set_source(source)
         for processor in processors:
             self.append_processor(processor)
+
+    def _check_structure(self, steps: Sequence[Step]) -> None:
+        if not steps:
+            raise ConfigError(
+                f"Pipeline {self.Id!r} is empty: build(source, *processors) needs at least a sink"
+            )
+        for step, behind in itertools.pairwise(steps):
+            if isinstance(step, Sink):
+                raise ConfigError(
+                    f"Pipeline {self.Id!r}: sink {_name(step)!r} is not the last step "
+                    f"({_name(behind)!r} follows it); a sink ends the pipeline"
+                )
+        if not isinstance(steps[-1], Sink):
+            raise ConfigError(
+                f"Pipeline {self.Id!r} has no sink: its last step {_name(steps[-1])!r} is not a "
+                "Sink; end it with one (NullSink discards events)"
+            )
 
     def set_source(self, source: Source | Sequence[Source]) -> None:
         """Add one source or a list of sources."""
@@ -250,6 +285,18 @@ class Pipeline(Configurable):
             )
 
     def _insert(self, index: int, processor: Step) -> None:
+        # A sink ends the pipeline: nothing may go behind one (checked before _adopt attaches).
+        steps = self._steps_src
+        if index > 0 and isinstance(steps[index - 1], Sink):
+            raise ConfigError(
+                f"Pipeline {self.Id!r}: cannot put {_name(processor)!r} behind the sink "
+                f"{self._step_ids[index - 1]!r}; a sink ends the pipeline"
+            )
+        if isinstance(processor, Sink) and index < len(steps):
+            raise ConfigError(
+                f"Pipeline {self.Id!r}: cannot put the sink {processor.Id!r} in front of "
+                f"{self._step_ids[index]!r}; a sink ends the pipeline"
+            )
         step, sid = self._adopt(processor)
         self._steps_src.insert(index, step)
         self._step_ids.insert(index, sid)
