@@ -28,6 +28,7 @@ Rules of this state machine:
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -158,7 +159,7 @@ class Pipeline(Configurable):
         # Counters live in plain ints; statistics() freezes them.
         self._n_in = self._n_out = self._n_drop = 0
         self._n_warn = self._n_err = self._n_gen = self._n_abs = self._n_dead = 0
-        self._n_src_err = 0
+        self._n_src_err = self._n_dead_err = 0
         self._timer: Callable[[], float] | None = None
         self._sample_every = int(self.Config["sample_every"])
         self._countdown = self._sample_every
@@ -366,7 +367,12 @@ class Pipeline(Configurable):
         return last if isinstance(last, Sink) else None
 
     def set_dead_letter(self, sink: Sink | None) -> None:
-        """Send every failed event, as a ``Failure``, to ``sink`` (None: stop doing so)."""
+        """Send every failed event, as a ``Failure``, to ``sink`` (None: stop doing so).
+
+        When the sink's ``process`` raises, the pipeline goes on: it is counted as
+        ``dead_letter_error`` and failure listeners hear of it as a soft ``Failure`` of the
+        dead-letter sink whose ``event`` is the ``Failure`` it could not take.
+        """
         if sink is not None and sink.Pipeline is None:
             sink.attach(self)
         self._dead_letter = sink
@@ -389,6 +395,13 @@ class Pipeline(Configurable):
                     function = self._suspender(len(steps), function, kind == _ASYNC)
                 steps.append(function)
                 kinds.append(kind)
+        # _run_fast names a failing step by the identity of its callable, so the same function
+        # added twice gets a distinct wrapper for each repeat; the happy path keeps no index.
+        seen: set[int] = set()
+        for i, function in enumerate(steps):
+            if id(function) in seen:
+                steps[i] = functools.partial(function)
+            seen.add(id(function))
         if self._sink_tap is not None and kinds and kinds[-1] == _SINK:
             real, tap = steps[-1], self._sink_tap
 
@@ -504,7 +517,8 @@ class Pipeline(Configurable):
                 n_drop += 1
             except Exception as exc:
                 n_fail += 1
-                index = len(steps) if step is sink else steps.index(step)
+                # By identity: list.index would compare with ==, which a callable may override.
+                index = next((i for i, s in enumerate(steps) if s is step), len(steps))
                 self._fail(index, exc, context, event)
                 if self._error is not None:
                     break
@@ -753,11 +767,23 @@ class Pipeline(Configurable):
             self._n_err += 1
             self._error = failure
             self._evaluate_ready()
+        dead_letter_failure: Failure | None = None
         if self._dead_letter is not None:
-            self._dead_letter.process(context, failure)
-            self._n_dead += 1
+            try:
+                self._dead_letter.process(context, failure)
+            except Exception as dead_exc:
+                # The event is accounted for already; letting this escape would lose the counters
+                # a batch keeps locally (_run_fast) and the rest of the batch with them.
+                self._n_dead_err += 1
+                dead_letter_failure = Failure(
+                    self.Id, self._dead_letter.Id, context, failure, dead_exc, True
+                )
+            else:
+                self._n_dead += 1
         for listener in list(self._failure_listeners):
             listener(failure)
+            if dead_letter_failure is not None:
+                listener(dead_letter_failure)
 
     def report_source_failure(self, source_id: str, exc: Exception) -> bool:
         """A source failed outside of any event (its ``cycle`` raised, a connection broke).
@@ -943,6 +969,7 @@ class Pipeline(Configurable):
             event_generated=self._n_gen,
             event_absorbed=self._n_abs,
             dead_letter=self._n_dead,
+            dead_letter_error=self._n_dead_err,
             source_error=self._n_src_err,
             timings={k: ProcessorTiming(int(v[0]), v[1]) for k, v in timings.items()},
         )
