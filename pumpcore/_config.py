@@ -7,6 +7,8 @@ Rules:
 2. A value is converted to the type of its default; INI text is always converted. A value that
    cannot be converted raises ``ConfigError`` naming the component, the key and the value.
 3. Parsing INI *text* is pure; reading the file is the caller's job (the CLI, an executor).
+4. A value whose key looks secret is never shown in a message (``config_value_repr``): a config
+   error ends up in logs, terminals and bug reports, which a password must not.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import configparser
 import contextlib
 import contextvars
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -44,6 +47,18 @@ class Settings:
         parser.optionxform = str  # type: ignore[assignment,method-assign]
         try:
             parser.read_string(text)
+        except configparser.MissingSectionHeaderError as exc:
+            # These messages quote the offending line, which may be "password hunter2" missing
+            # its "=": name the line only (rule 4).
+            raise ConfigError(
+                f"invalid configuration file: line {exc.lineno} comes before any '[section]'"
+            ) from None
+        except configparser.ParsingError as exc:
+            lines = ", ".join(str(lineno) for lineno, _ in exc.errors)
+            raise ConfigError(
+                f"invalid configuration file: cannot parse line(s) {lines}: expected "
+                "'[section]' or 'key = value'"
+            ) from None
         except configparser.Error as exc:
             raise ConfigError(f"invalid configuration file: {exc}") from exc
         return cls({name: dict(parser.items(name, raw=True)) for name in parser.sections()})
@@ -91,6 +106,43 @@ def use_settings(settings: Settings) -> Iterator[Settings]:
         _current.reset(token)
 
 
+# Words that make a key secret; see is_secret_config_key for how keys are split into parts.
+_SECRET_WORDS = (
+    "password", "passwd", "pwd", "passphrase", "secret", "token", "key", "credential",
+    "credentials",
+)  # fmt: skip
+_WORD_BREAK = re.compile(r"[^0-9A-Za-z]+|(?<=[a-z0-9])(?=[A-Z])")
+
+
+def is_secret_config_key(key: str) -> bool:
+    """True when a config key looks like it holds a secret, whose value must not be shown.
+
+    The key is split into word parts at anything but letters and digits and where a lower-case
+    letter or digit meets an upper-case one; it is secret when a part, lower-cased, *ends with*
+    password, passwd, pwd, passphrase, secret, token, key, credential or credentials. So
+    ``password``, ``db_password``, ``api_key``, ``apikey``, ``apiKey``, ``private_key``,
+    ``clientSecret``, ``access-token`` are secret; ``keyword``, ``keys``, ``max_tokens`` and
+    ``keyfile`` are not (the word must end the part). A rare false positive (``monkey``) only
+    hides a harmless value.
+
+    Example:
+        >>> [is_secret_config_key(k) for k in ("api_key", "apikey", "keyword", "url")]
+        [True, True, False, False]
+    """
+    return any(part.lower().endswith(_SECRET_WORDS) for part in _WORD_BREAK.split(key) if part)
+
+
+def config_value_repr(key: str, value: object) -> str:
+    """``repr(value)`` for a message about config key ``key``, or ``'***'`` when the key looks
+    secret (``is_secret_config_key``). Every config error that shows a value goes through here.
+
+    Example:
+        >>> config_value_repr("port", 21), config_value_repr("password", "hunter2")
+        ('21', "'***'")
+    """
+    return "'***'" if is_secret_config_key(key) else repr(value)
+
+
 def _convert(owner: str, key: str, value: object, default: object) -> object:
     """Convert ``value`` to the type of ``default``, or raise a ConfigError that says why."""
     if default is None or value is None:
@@ -113,7 +165,9 @@ def _convert(owner: str, key: str, value: object, default: object) -> object:
             return str(value)
     except ValueError:
         pass
-    raise ConfigError(f"{owner}: config key {key!r} expects {kind.__name__}, got {value!r}")
+    raise ConfigError(
+        f"{owner}: config key {key!r} expects {kind.__name__}, got {config_value_repr(key, value)}"
+    )
 
 
 class Configurable:
@@ -157,7 +211,8 @@ class Configurable:
                     if not self.ConfigAllowUnknown:
                         known = ", ".join(sorted(defaults)) or "none"
                         raise ConfigError(
-                            f"{owner}: unknown config key {key!r} (value {value!r}); "
+                            f"{owner}: unknown config key {key!r} "
+                            f"(value {config_value_repr(key, value)}); "
                             f"known keys: {known}"
                         )
                     resolved[key] = value
