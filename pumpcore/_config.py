@@ -9,6 +9,8 @@ Rules:
 3. Parsing INI *text* is pure; reading the file is the caller's job (the CLI, an executor).
 4. A value whose key looks secret is never shown in a message (``config_value_repr``): a config
    error ends up in logs, terminals and bug reports, which a password must not.
+5. A ``[pipeline:ID]`` or ``[pipeline:ID:ComponentID]`` section naming nothing that exists is
+   reported by ``check_settings`` (a typo would otherwise leave its keys silently unused).
 """
 
 from __future__ import annotations
@@ -16,13 +18,18 @@ from __future__ import annotations
 import configparser
 import contextlib
 import contextvars
+import difflib
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from ._errors import ConfigError
+from ._errors import ConfigError, ConfigWarning
+
+if TYPE_CHECKING:
+    from ._pipeline import Pipeline
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -141,6 +148,66 @@ def config_value_repr(key: str, value: object) -> str:
         ('21', "'***'")
     """
     return "'***'" if is_secret_config_key(key) else repr(value)
+
+
+def check_settings(
+    settings: Settings, pipelines: Iterable[Pipeline], *, strict: bool = False
+) -> tuple[str, ...]:
+    """Find ``[pipeline:ID]`` and ``[pipeline:ID:ComponentID]`` sections that name no pipeline
+    among ``pipelines``, or no component of it (``Pipeline.component_ids``).
+
+    Such a section is most likely a typo, and its keys would be silently unused. Other sections
+    (``[connection:ID]``, ``[lookup:ID]``…) are not checked. Call it once every pipeline is
+    built: components join, and so become known, while a pipeline is built.
+
+    Args:
+        settings: the parsed config files.
+        pipelines: every pipeline of the run.
+        strict: raise instead of warning.
+
+    Returns:
+        One message per such section, naming it (empty when all is well).
+
+    Raises:
+        ConfigError: with ``strict``, listing every such section.
+
+    Warns:
+        ConfigWarning: one per such section, without ``strict``.
+    """
+    by_id = {p.Id: p for p in pipelines}
+    problems: list[str] = []
+    for name in settings.sections:
+        if not name.startswith("pipeline:"):
+            continue
+        rest = name.removeprefix("pipeline:")
+        if rest in by_id:
+            continue
+        # The longest pipeline id that prefixes the rest, so that ids containing ':' work.
+        owner = max((pid for pid in by_id if rest.startswith(pid + ":")), key=len, default=None)
+        if owner is None:
+            head = rest.split(":", 1)[0]
+            problems.append(
+                f"config section [{name}] names no pipeline of this run"
+                f"{_did_you_mean(head, by_id)} (pipelines: {', '.join(sorted(by_id)) or 'none'})"
+            )
+            continue
+        component = rest.removeprefix(owner + ":")
+        known = by_id[owner].component_ids()
+        if component not in known:
+            problems.append(
+                f"config section [{name}] names no component of pipeline {owner!r}"
+                f"{_did_you_mean(component, known)} (components: {', '.join(sorted(known))})"
+            )
+    if problems and strict:
+        raise ConfigError("; ".join(problems))
+    for problem in problems:
+        warnings.warn(problem, ConfigWarning, stacklevel=2)
+    return tuple(problems)
+
+
+def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _convert(owner: str, key: str, value: object, default: object) -> object:

@@ -143,6 +143,7 @@ class Pipeline(Configurable):
         error_policy: ErrorPolicy = "hard",
     ) -> None:
         self.Settings = settings if settings is not None else current_settings()
+        self._joined: set[str] = set()  # ids that read their section (component_section)
         super().__init__(id=id, config=config)
         self.reconfigure(self.Settings.section(f"pipeline:{self.Id}"))
         if not (callable(error_policy) or error_policy in ("hard", "soft")):
@@ -195,8 +196,19 @@ class Pipeline(Configurable):
     # ---------------------------------------------------------------- structure
 
     def component_section(self, component_id: str) -> Mapping[str, str]:
-        """The ``[pipeline:PID:ComponentID]`` config section for one of this pipeline's parts."""
+        """The ``[pipeline:PID:ComponentID]`` config section for one of this pipeline's parts.
+
+        Every component reads it on joining, so the ids asked for are remembered as known to
+        ``component_ids`` (a helper component that joined without being a step included).
+        """
+        self._joined.add(component_id)
         return self.Settings.section(f"pipeline:{self.Id}:{component_id}")
+
+    def component_ids(self) -> frozenset[str]:
+        """Ids a ``[pipeline:PID:ComponentID]`` section may name: the sources, processors, sink
+        and dead-letter sink, and any other component that joined this pipeline."""
+        dead = () if self._dead_letter is None else (self._dead_letter.Id,)
+        return frozenset((*(s.Id for s in self._sources), *self._step_ids, *dead, *self._joined))
 
     def build(self, source: Source | Sequence[Source], *processors: Step) -> None:
         """Set the source(s) and append the processors; the last processor is the sink.
