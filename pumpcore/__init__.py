@@ -15,9 +15,13 @@ from ._component import Source as Source
 from ._component import blocking as blocking
 from ._config import Configurable as Configurable
 from ._config import Settings as Settings
+from ._config import check_settings as check_settings
+from ._config import config_value_repr as config_value_repr
 from ._config import current_settings as current_settings
+from ._config import is_secret_config_key as is_secret_config_key
 from ._config import use_settings as use_settings
 from ._errors import ConfigError as ConfigError
+from ._errors import ConfigWarning as ConfigWarning
 from ._errors import IncompletePipelineError as IncompletePipelineError
 from ._errors import PipelineStoppedError as PipelineStoppedError
 from ._errors import ProcessingError as ProcessingError
@@ -46,6 +50,7 @@ __all__ = (
     "Clock",
     "Component",
     "ConfigError",
+    "ConfigWarning",
     "Configurable",
     "Context",
     "ErrorPolicy",
@@ -70,6 +75,9 @@ __all__ = (
     "Step",
     "TriggerSource",
     "blocking",
+    "check_settings",
+    "config_value_repr",
     "current_settings",
+    "is_secret_config_key",
     "use_settings",
 )

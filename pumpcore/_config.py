@@ -7,6 +7,10 @@ Rules:
 2. A value is converted to the type of its default; INI text is always converted. A value that
    cannot be converted raises ``ConfigError`` naming the component, the key and the value.
 3. Parsing INI *text* is pure; reading the file is the caller's job (the CLI, an executor).
+4. A value whose key looks secret is never shown in a message (``config_value_repr``): a config
+   error ends up in logs, terminals and bug reports, which a password must not.
+5. A ``[pipeline:ID]`` or ``[pipeline:ID:ComponentID]`` section naming nothing that exists is
+   reported by ``check_settings`` (a typo would otherwise leave its keys silently unused).
 """
 
 from __future__ import annotations
@@ -14,12 +18,18 @@ from __future__ import annotations
 import configparser
 import contextlib
 import contextvars
-from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+import difflib
+import re
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from ._errors import ConfigError
+from ._errors import ConfigError, ConfigWarning
+
+if TYPE_CHECKING:
+    from ._pipeline import Pipeline
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -44,6 +54,18 @@ class Settings:
         parser.optionxform = str  # type: ignore[assignment,method-assign]
         try:
             parser.read_string(text)
+        except configparser.MissingSectionHeaderError as exc:
+            # These messages quote the offending line, which may be "password hunter2" missing
+            # its "=": name the line only (rule 4).
+            raise ConfigError(
+                f"invalid configuration file: line {exc.lineno} comes before any '[section]'"
+            ) from None
+        except configparser.ParsingError as exc:
+            lines = ", ".join(str(lineno) for lineno, _ in exc.errors)
+            raise ConfigError(
+                f"invalid configuration file: cannot parse line(s) {lines}: expected "
+                "'[section]' or 'key = value'"
+            ) from None
         except configparser.Error as exc:
             raise ConfigError(f"invalid configuration file: {exc}") from exc
         return cls({name: dict(parser.items(name, raw=True)) for name in parser.sections()})
@@ -91,6 +113,103 @@ def use_settings(settings: Settings) -> Iterator[Settings]:
         _current.reset(token)
 
 
+# Words that make a key secret; see is_secret_config_key for how keys are split into parts.
+_SECRET_WORDS = (
+    "password", "passwd", "pwd", "passphrase", "secret", "token", "key", "credential",
+    "credentials",
+)  # fmt: skip
+_WORD_BREAK = re.compile(r"[^0-9A-Za-z]+|(?<=[a-z0-9])(?=[A-Z])")
+
+
+def is_secret_config_key(key: str) -> bool:
+    """True when a config key looks like it holds a secret, whose value must not be shown.
+
+    The key is split into word parts at anything but letters and digits and where a lower-case
+    letter or digit meets an upper-case one; it is secret when a part, lower-cased, *ends with*
+    password, passwd, pwd, passphrase, secret, token, key, credential or credentials. So
+    ``password``, ``db_password``, ``api_key``, ``apikey``, ``apiKey``, ``private_key``,
+    ``clientSecret``, ``access-token`` are secret; ``keyword``, ``keys``, ``max_tokens`` and
+    ``keyfile`` are not (the word must end the part). A rare false positive (``monkey``) only
+    hides a harmless value.
+
+    Example:
+        >>> [is_secret_config_key(k) for k in ("api_key", "apikey", "keyword", "url")]
+        [True, True, False, False]
+    """
+    return any(part.lower().endswith(_SECRET_WORDS) for part in _WORD_BREAK.split(key) if part)
+
+
+def config_value_repr(key: str, value: object) -> str:
+    """``repr(value)`` for a message about config key ``key``, or ``'***'`` when the key looks
+    secret (``is_secret_config_key``). Every config error that shows a value goes through here.
+
+    Example:
+        >>> config_value_repr("port", 21), config_value_repr("password", "hunter2")
+        ('21', "'***'")
+    """
+    return "'***'" if is_secret_config_key(key) else repr(value)
+
+
+def check_settings(
+    settings: Settings, pipelines: Iterable[Pipeline], *, strict: bool = False
+) -> tuple[str, ...]:
+    """Find ``[pipeline:ID]`` and ``[pipeline:ID:ComponentID]`` sections that name no pipeline
+    among ``pipelines``, or no component of it (``Pipeline.component_ids``).
+
+    Such a section is most likely a typo, and its keys would be silently unused. Other sections
+    (``[connection:ID]``, ``[lookup:ID]``…) are not checked. Call it once every pipeline is
+    built: components join, and so become known, while a pipeline is built.
+
+    Args:
+        settings: the parsed config files.
+        pipelines: every pipeline of the run.
+        strict: raise instead of warning.
+
+    Returns:
+        One message per such section, naming it (empty when all is well).
+
+    Raises:
+        ConfigError: with ``strict``, listing every such section.
+
+    Warns:
+        ConfigWarning: one per such section, without ``strict``.
+    """
+    by_id = {p.Id: p for p in pipelines}
+    problems: list[str] = []
+    for name in settings.sections:
+        if not name.startswith("pipeline:"):
+            continue
+        rest = name.removeprefix("pipeline:")
+        if rest in by_id:
+            continue
+        # The longest pipeline id that prefixes the rest, so that ids containing ':' work.
+        owner = max((pid for pid in by_id if rest.startswith(pid + ":")), key=len, default=None)
+        if owner is None:
+            head = rest.split(":", 1)[0]
+            problems.append(
+                f"config section [{name}] names no pipeline of this run"
+                f"{_did_you_mean(head, by_id)} (pipelines: {', '.join(sorted(by_id)) or 'none'})"
+            )
+            continue
+        component = rest.removeprefix(owner + ":")
+        known = by_id[owner].component_ids()
+        if component not in known:
+            problems.append(
+                f"config section [{name}] names no component of pipeline {owner!r}"
+                f"{_did_you_mean(component, known)} (components: {', '.join(sorted(known))})"
+            )
+    if problems and strict:
+        raise ConfigError("; ".join(problems))
+    for problem in problems:
+        warnings.warn(problem, ConfigWarning, stacklevel=2)
+    return tuple(problems)
+
+
+def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def _convert(owner: str, key: str, value: object, default: object) -> object:
     """Convert ``value`` to the type of ``default``, or raise a ConfigError that says why."""
     if default is None or value is None:
@@ -113,7 +232,9 @@ def _convert(owner: str, key: str, value: object, default: object) -> object:
             return str(value)
     except ValueError:
         pass
-    raise ConfigError(f"{owner}: config key {key!r} expects {kind.__name__}, got {value!r}")
+    raise ConfigError(
+        f"{owner}: config key {key!r} expects {kind.__name__}, got {config_value_repr(key, value)}"
+    )
 
 
 class Configurable:
@@ -157,7 +278,8 @@ class Configurable:
                     if not self.ConfigAllowUnknown:
                         known = ", ".join(sorted(defaults)) or "none"
                         raise ConfigError(
-                            f"{owner}: unknown config key {key!r} (value {value!r}); "
+                            f"{owner}: unknown config key {key!r} "
+                            f"(value {config_value_repr(key, value)}); "
                             f"known keys: {known}"
                         )
                     resolved[key] = value

@@ -36,3 +36,11 @@ class QueueFullError(PumpError):
 
 class PipelineStoppedError(PumpError):
     """Events were offered to a pipeline that has been stopped."""
+
+
+class ConfigWarning(UserWarning):
+    """A config file names a pipeline or component that does not exist (``check_settings``).
+
+    Not an error by default: BSPump ignored such sections, and one config file may serve several
+    pump files. ``pumpcore run --strict-config`` turns it into a ``ConfigError``.
+    """

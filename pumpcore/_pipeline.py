@@ -28,6 +28,8 @@ Rules of this state machine:
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -53,6 +55,13 @@ ErrorPolicy = Literal["hard", "soft"] | Callable[[Exception, Context, Any], bool
 # Step kinds. Those above _SINK are offloaded to the executor (rule 5).
 _PROC, _GEN, _SINK, _ASYNC, _BLOCKING = 0, 1, 2, 3, 4
 _KIND_OF_MODE = {"inline": _PROC, "async": _ASYNC, "blocking": _BLOCKING}
+
+
+def _name(step: object) -> str:
+    """How a step is named in messages before it joins: a component's id, a function's name."""
+    if isinstance(step, Component):
+        return step.Id
+    return str(getattr(step, "__name__", type(step).__name__))
 
 
 @attrs.frozen
@@ -135,6 +144,7 @@ class Pipeline(Configurable):
         error_policy: ErrorPolicy = "hard",
     ) -> None:
         self.Settings = settings if settings is not None else current_settings()
+        self._joined: set[str] = set()  # ids that read their section (component_section)
         super().__init__(id=id, config=config)
         self.reconfigure(self.Settings.section(f"pipeline:{self.Id}"))
         if not (callable(error_policy) or error_policy in ("hard", "soft")):
@@ -151,7 +161,7 @@ class Pipeline(Configurable):
         # Counters live in plain ints; statistics() freezes them.
         self._n_in = self._n_out = self._n_drop = 0
         self._n_warn = self._n_err = self._n_gen = self._n_abs = self._n_dead = 0
-        self._n_src_err = 0
+        self._n_src_err = self._n_dead_err = 0
         self._timer: Callable[[], float] | None = None
         self._sample_every = int(self.Config["sample_every"])
         self._countdown = self._sample_every
@@ -187,14 +197,52 @@ class Pipeline(Configurable):
     # ---------------------------------------------------------------- structure
 
     def component_section(self, component_id: str) -> Mapping[str, str]:
-        """The ``[pipeline:PID:ComponentID]`` config section for one of this pipeline's parts."""
+        """The ``[pipeline:PID:ComponentID]`` config section for one of this pipeline's parts.
+
+        Every component reads it on joining, so the ids asked for are remembered as known to
+        ``component_ids`` (a helper component that joined without being a step included).
+        """
+        self._joined.add(component_id)
         return self.Settings.section(f"pipeline:{self.Id}:{component_id}")
 
+    def component_ids(self) -> frozenset[str]:
+        """Ids a ``[pipeline:PID:ComponentID]`` section may name: the sources, processors, sink
+        and dead-letter sink, and any other component that joined this pipeline."""
+        dead = () if self._dead_letter is None else (self._dead_letter.Id,)
+        return frozenset((*(s.Id for s in self._sources), *self._step_ids, *dead, *self._joined))
+
     def build(self, source: Source | Sequence[Source], *processors: Step) -> None:
-        """Set the source(s) and append the processors; the last processor is the sink."""
+        """Set the source(s) and append the processors; the last processor is the sink.
+
+        Raises:
+            ConfigError: naming the pipeline and the component, when the pipeline would not end
+                in exactly one sink: no processors at all, a sink with steps behind it, or a last
+                step that is not a ``Sink``. Checked before anything is attached, so a refused
+                build leaves the pipeline as it was. (A pipeline assembled step by step with
+                ``append_processor`` is not checked; an event that runs off its end fails with
+                ``IncompletePipelineError``, as in BSPump.)
+        """
+        self._check_structure([*self._steps_src, *processors])
         self.set_source(source)
         for processor in processors:
             self.append_processor(processor)
+
+    def _check_structure(self, steps: Sequence[Step]) -> None:
+        if not steps:
+            raise ConfigError(
+                f"Pipeline {self.Id!r} is empty: build(source, *processors) needs at least a sink"
+            )
+        for step, behind in itertools.pairwise(steps):
+            if isinstance(step, Sink):
+                raise ConfigError(
+                    f"Pipeline {self.Id!r}: sink {_name(step)!r} is not the last step "
+                    f"({_name(behind)!r} follows it); a sink ends the pipeline"
+                )
+        if not isinstance(steps[-1], Sink):
+            raise ConfigError(
+                f"Pipeline {self.Id!r} has no sink: its last step {_name(steps[-1])!r} is not a "
+                "Sink; end it with one (NullSink discards events)"
+            )
 
     def set_source(self, source: Source | Sequence[Source]) -> None:
         """Add one source or a list of sources."""
@@ -251,6 +299,18 @@ class Pipeline(Configurable):
             )
 
     def _insert(self, index: int, processor: Step) -> None:
+        # A sink ends the pipeline: nothing may go behind one (checked before _adopt attaches).
+        steps = self._steps_src
+        if index > 0 and isinstance(steps[index - 1], Sink):
+            raise ConfigError(
+                f"Pipeline {self.Id!r}: cannot put {_name(processor)!r} behind the sink "
+                f"{self._step_ids[index - 1]!r}; a sink ends the pipeline"
+            )
+        if isinstance(processor, Sink) and index < len(steps):
+            raise ConfigError(
+                f"Pipeline {self.Id!r}: cannot put the sink {processor.Id!r} in front of "
+                f"{self._step_ids[index]!r}; a sink ends the pipeline"
+            )
         step, sid = self._adopt(processor)
         self._steps_src.insert(index, step)
         self._step_ids.insert(index, sid)
@@ -325,7 +385,12 @@ class Pipeline(Configurable):
         return self._dead_letter
 
     def set_dead_letter(self, sink: Sink | None) -> None:
-        """Send every failed event, as a ``Failure``, to ``sink`` (None: stop doing so)."""
+        """Send every failed event, as a ``Failure``, to ``sink`` (None: stop doing so).
+
+        When the sink's ``process`` raises, the pipeline goes on: it is counted as
+        ``dead_letter_error`` and failure listeners hear of it as a soft ``Failure`` of the
+        dead-letter sink whose ``event`` is the ``Failure`` it could not take.
+        """
         if sink is not None and sink.Pipeline is None:
             sink.attach(self)
         self._dead_letter = sink
@@ -348,6 +413,13 @@ class Pipeline(Configurable):
                     function = self._suspender(len(steps), function, kind == _ASYNC)
                 steps.append(function)
                 kinds.append(kind)
+        # _run_fast names a failing step by the identity of its callable, so the same function
+        # added twice gets a distinct wrapper for each repeat; the happy path keeps no index.
+        seen: set[int] = set()
+        for i, function in enumerate(steps):
+            if id(function) in seen:
+                steps[i] = functools.partial(function)
+            seen.add(id(function))
         if self._sink_tap is not None and kinds and kinds[-1] == _SINK:
             real, tap = steps[-1], self._sink_tap
 
@@ -462,7 +534,8 @@ class Pipeline(Configurable):
                 n_drop += 1
             except Exception as exc:
                 n_fail += 1
-                index = len(steps) if step is sink else steps.index(step)
+                # By identity: list.index would compare with ==, which a callable may override.
+                index = next((i for i, s in enumerate(steps) if s is step), len(steps))
                 self._fail(index, exc, context, event)
                 if self._error is not None:
                     break
@@ -721,11 +794,24 @@ class Pipeline(Configurable):
             self._error = failure
             origin.fail()  # never acknowledged, nor anything after it from the same source
             self._evaluate_ready()
+        dead_letter_failure: Failure | None = None
         if self._dead_letter is not None:
-            self._dead_letter.process(context, failure)
-            self._n_dead += 1
+            try:
+                self._dead_letter.process(context, failure)
+            except Exception as dead_exc:
+                # The event is accounted for already; letting this escape would lose the counters
+                # a batch keeps locally (_run_fast) and the rest of the batch with them.
+                self._n_dead_err += 1
+                origin.fail()  # not dead-lettered after all: its position must not be acknowledged
+                dead_letter_failure = Failure(
+                    self.Id, self._dead_letter.Id, context, failure, dead_exc, True
+                )
+            else:
+                self._n_dead += 1
         for listener in list(self._failure_listeners):
             listener(failure)
+            if dead_letter_failure is not None:
+                listener(dead_letter_failure)
 
     def report_source_failure(self, source_id: str, exc: Exception) -> bool:
         """A source failed outside of any event (its ``cycle`` raised, a connection broke).
@@ -924,6 +1010,7 @@ class Pipeline(Configurable):
             event_generated=self._n_gen,
             event_absorbed=self._n_abs,
             dead_letter=self._n_dead,
+            dead_letter_error=self._n_dead_err,
             source_error=self._n_src_err,
             timings={k: ProcessorTiming(int(v[0]), v[1]) for k, v in timings.items()},
         )

@@ -44,6 +44,8 @@ class PipelineStatistics:
         event_absorbed: events consumed by a generator (turned into its output).
         dead_letter: failed events handed to the dead-letter sink (also counted as a failure).
         source_error: failures of sources outside any event (a cycle raised, a connection broke).
+        dead_letter_error: failed events the dead-letter sink raised on (they are counted as a
+            failure all the same; only the dead letter is lost).
         timings: sampled time per component id.
     """
 
@@ -57,6 +59,7 @@ class PipelineStatistics:
     event_absorbed: int = 0
     dead_letter: int = 0
     source_error: int = 0
+    dead_letter_error: int = 0
     timings: Mapping[str, ProcessorTiming] = attrs.field(factory=dict)
 
     @property
@@ -76,6 +79,7 @@ class PipelineStatistics:
             "event.absorbed": self.event_absorbed,
             "event.dead_letter": self.dead_letter,
             "source.error": self.source_error,
+            "dead_letter.error": self.dead_letter_error,
         }
 
     def __getitem__(self, name: str) -> Any:

@@ -11,7 +11,7 @@ import pytest
 from pumpcore_executors._cli import main
 from pumpcore_executors._status import format_status
 
-from pumpcore import PipelineStatistics
+from pumpcore import ConfigWarning, PipelineStatistics
 
 PUMP = """
 from typing import Any, ClassVar
@@ -69,6 +69,27 @@ def test_bad_config_value_is_reported_with_component_key_and_value(
     assert "Scale 'Scale'" in err
     assert "'factor'" in err
     assert "'lots'" in err
+
+
+def test_a_config_section_naming_no_component_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pump = write(tmp_path, "p.py", PUMP)
+    conf = write(tmp_path, "p.conf", "[pipeline:ScalePipeline:Scaler]\nfactor = 3\n")
+    with pytest.warns(ConfigWarning, match=r"\[pipeline:ScalePipeline:Scaler\].*'Scale'\?"):
+        assert main(["run", str(pump), "-c", str(conf), "--status", "never"]) == 0
+    assert "event.out 5" in capsys.readouterr().err
+
+
+def test_strict_config_refuses_a_section_naming_no_pipeline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pump = write(tmp_path, "p.py", PUMP)
+    conf = write(tmp_path, "p.conf", "[pipeline:ScalePipe]\nsample_every = 3\n")
+    assert main(["run", str(pump), "-c", str(conf), "--strict-config"]) == 2
+    err = capsys.readouterr().err
+    assert "config section [pipeline:ScalePipe] names no pipeline" in err
+    assert "event.in" not in err  # refused before running
 
 
 def test_missing_files_and_empty_pumps_are_explained(

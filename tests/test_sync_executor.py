@@ -131,5 +131,6 @@ def test_failures_are_logged_with_component_event_and_exception(
     assert "P.parse dropped an event" in messages[0]
     assert "'x'" in messages[0]
     assert "invalid literal" in messages[0]
-    assert len(messages) == 11  # ten failures, then a note that the rest are only counted
-    assert "counted in its statistics" in messages[-1]
+    assert len(messages) == 11  # ten failures, then the rest summed up when the run ends
+    assert "further failures of P.parse in the next 60 s are summed up" in messages[9]
+    assert messages[-1].startswith("11 more failures of P.parse in the last ")

@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from pumpcore import BlockingSource, ConfigError, Received
+from pumpcore import BlockingSource, ConfigError, Received, config_value_repr
 
 from ._common import check_encoding, fsync_directory
 from ._errors import FileReadError
@@ -269,16 +269,17 @@ class FileABCSource(BlockingSource):
         if config["post"] not in _POST:
             raise ConfigError(
                 f"{owner}: config key 'post' must be one of {', '.join(_POST)}, "
-                f"got {config['post']!r}"
+                f"got {config_value_repr('post', config['post'])}"
             )
         if config["mode"] not in ("r", "rt", "rb"):
             raise ConfigError(
-                f"{owner}: config key 'mode' must be 'r' or 'rb', got {config['mode']!r}"
+                f"{owner}: config key 'mode' must be 'r' or 'rb', got "
+                f"{config_value_repr('mode', config['mode'])}"
             )
         if int(config["max_open_files"]) < 1:
             raise ConfigError(
                 f"{owner}: config key 'max_open_files' must be >= 1, "
-                f"got {config['max_open_files']!r}"
+                f"got {config_value_repr('max_open_files', config['max_open_files'])}"
             )
         self.Encoding = check_encoding(owner, str(config["encoding"]))
         #: True when events are decoded text (``mode`` without ``b``).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import os
 
-from pumpcore import ConfigError
+from pumpcore import ConfigError, config_value_repr
 
 
 def check_encoding(owner: str, encoding: str) -> str:
@@ -20,13 +20,14 @@ def check_encoding(owner: str, encoding: str) -> str:
         ConfigError: the encoding is unknown or does not write newlines as ``b"\\n"``.
     """
     name = encoding or "utf-8"
+    shown = config_value_repr("encoding", encoding)
     try:
         codecs.lookup(name)
     except LookupError as exc:
-        raise ConfigError(f"{owner}: unknown encoding {encoding!r}") from exc
+        raise ConfigError(f"{owner}: unknown encoding {shown}") from exc
     if not "a\n".encode(name).endswith(b"a\n"):
         raise ConfigError(
-            f"{owner}: encoding {encoding!r} does not write a newline as the byte 0x0A; "
+            f"{owner}: encoding {shown} does not write a newline as the byte 0x0A; "
             "line-oriented file components support ASCII-compatible encodings only"
         )
     return name

@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
-from pumpcore import BlockingSink, ConfigError, Context
+from pumpcore import BlockingSink, ConfigError, Context, config_value_repr
 
 from ._common import fsync_directory
 
@@ -359,7 +359,8 @@ class FileBlockSink(_FileSink):
         mode = self.Config["mode"]
         if mode not in ("wb", "ab"):
             raise ConfigError(
-                f"{self._owner()}: config key 'mode' must be 'wb' or 'ab', got {mode!r}"
+                f"{self._owner()}: config key 'mode' must be 'wb' or 'ab', got "
+                f"{config_value_repr('mode', mode)}"
             )
         flags = os.O_WRONLY | (os.O_TRUNC if mode == "wb" else os.O_APPEND)
         for name in str(self.Config["flags"]).split(","):
@@ -448,7 +449,8 @@ class FileJSONLinesSink(_FileSink):
         mode = self.Config["mode"]
         if mode not in ("a", "w"):
             raise ConfigError(
-                f"{self._owner()}: config key 'mode' must be 'a' or 'w', got {mode!r}"
+                f"{self._owner()}: config key 'mode' must be 'a' or 'w', got "
+                f"{config_value_repr('mode', mode)}"
             )
 
     def process(self, context: Context, event: Any) -> None:

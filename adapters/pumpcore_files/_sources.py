@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pumpcore import ConfigError
+from pumpcore import ConfigError, config_value_repr
 
 from ._abc_source import FileABCSource
 
@@ -150,7 +150,9 @@ def _as_bool(owner: str, key: str, value: Any) -> bool:
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise ConfigError(f"{owner}: config key {key!r} expects a boolean, got {value!r}")
+    raise ConfigError(
+        f"{owner}: config key {key!r} expects a boolean, got {config_value_repr(key, value)}"
+    )
 
 
 def _as_quoting(owner: str, value: Any) -> int:
@@ -162,7 +164,8 @@ def _as_quoting(owner: str, value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise ConfigError(
-            f"{owner}: config key 'quoting' expects 0-3 or a csv.QUOTE_* name, got {value!r}"
+            f"{owner}: config key 'quoting' expects 0-3 or a csv.QUOTE_* name, got "
+            f"{config_value_repr('quoting', value)}"
         ) from None
 
 
@@ -237,7 +240,9 @@ class FileCSVSource(FileABCSource):
         try:
             self.Dialect = csv.get_dialect(str(config["dialect"]))
         except csv.Error as exc:
-            raise ConfigError(f"{owner}: unknown csv dialect {config['dialect']!r}") from exc
+            raise ConfigError(
+                f"{owner}: unknown csv dialect {config_value_repr('dialect', config['dialect'])}"
+            ) from exc
         options: dict[str, Any] = {}
         for key in ("delimiter", "escapechar", "lineterminator", "quotechar"):
             if config[key] is not None:
@@ -250,7 +255,8 @@ class FileCSVSource(FileABCSource):
         try:  # let csv check the combination now, at build time
             csv.reader([], dialect=self.Dialect, **options)
         except (TypeError, csv.Error) as exc:
-            raise ConfigError(f"{owner}: invalid csv options {options!r}: {exc}") from exc
+            shown = ", ".join(f"{k!r}: {config_value_repr(k, v)}" for k, v in options.items())
+            raise ConfigError(f"{owner}: invalid csv options {{{shown}}}: {exc}") from exc
         self._options = options
         names = self._fieldnames_arg
         if names is None and config["fieldnames"] is not None:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from pumpcore import ConfigError, PipelineStoppedError, PumpError, TriggerSource
+from pumpcore import ConfigError, PipelineStoppedError, PumpError, TriggerSource, config_value_repr
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
@@ -189,7 +189,8 @@ class FTPSource(TriggerSource):
         owner = f"{type(self).__name__} {self.Id!r}"
         if config["mode"] not in ("lines", "blocks"):
             raise ConfigError(
-                f"{owner}: config key 'mode' must be 'lines' or 'blocks', got {config['mode']!r}"
+                f"{owner}: config key 'mode' must be 'lines' or 'blocks', got "
+                f"{config_value_repr('mode', config['mode'])}"
             )
         if config["block_size"] < 1:
             raise ConfigError(f"{owner}: config key 'block_size' must be >= 1")
@@ -199,7 +200,9 @@ class FTPSource(TriggerSource):
             try:
                 codecs.lookup(config["encoding"])
             except LookupError as exc:
-                raise ConfigError(f"{owner}: unknown encoding {config['encoding']!r}") from exc
+                raise ConfigError(
+                    f"{owner}: unknown encoding {config_value_repr('encoding', config['encoding'])}"
+                ) from exc
         if self.Pipeline is not None and not config["host"]:
             raise ConfigError(f"{owner}: config key 'host' is empty; give the FTP server")
 

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
-from pumpcore import ConfigError, PumpError
+from pumpcore import ConfigError, PumpError, config_value_repr
 
 if TYPE_CHECKING:
     import requests
@@ -101,7 +101,8 @@ def parse_codes(owner: str, key: str, value: Any) -> frozenset[int]:
     codes = frozenset(int(code) for code in re.findall(r"\d+", text))
     if re.sub(r"[\d,;\s]", "", text) or any(not 100 <= c <= 599 for c in codes):
         raise ConfigError(
-            f"{owner}: config key {key!r} expects status codes like '200, 204', got {value!r}"
+            f"{owner}: config key {key!r} expects status codes like '200, 204', got "
+            f"{config_value_repr(key, value)}"
         )
     return codes
 
@@ -114,11 +115,13 @@ def parse_str_mapping(owner: str, key: str, value: Any) -> dict[str, str]:
         try:
             value = json.loads(value)
         except ValueError as exc:
-            raise ConfigError(
-                f"{owner}: config key {key!r} expects a JSON object, got {value!r}"
-            ) from exc
+            # Not the text itself: headers and params carry credentials under keys of their own
+            # (Authorization, api_key), which a half-parsed text cannot be masked by.
+            raise ConfigError(f"{owner}: config key {key!r} expects a JSON object ({exc})") from exc
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{owner}: config key {key!r} expects a mapping, got {value!r}")
+        raise ConfigError(
+            f"{owner}: config key {key!r} expects a mapping, got {type(value).__name__}"
+        )
     return {str(k): str(v) for k, v in value.items()}
 
 
@@ -126,7 +129,9 @@ def positive(owner: str, key: str, value: float, *, allow_zero: bool) -> float:
     """``value`` after checking it is positive (or zero when allowed)."""
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"{owner}: config key {key!r} must be {bound}, got {value!r}")
+        raise ConfigError(
+            f"{owner}: config key {key!r} must be {bound}, got {config_value_repr(key, value)}"
+        )
     return value
 
 

@@ -31,7 +31,7 @@ import anyio
 from anyio.abc import ByteStream, SocketAttribute, SocketListener, SocketStream, TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from pumpcore import AsyncSource, ConfigError, Received
+from pumpcore import AsyncSource, ConfigError, Received, config_value_repr
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
@@ -69,7 +69,8 @@ def parse_listen(owner: str, value: Any) -> tuple[str | None, int]:
     host = host.strip().strip("[]")
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(
-            f"{owner}: config key 'listen' expects 'host port' (e.g. '0.0.0.0 8080'), got {value!r}"
+            f"{owner}: config key 'listen' expects 'host port' (e.g. '0.0.0.0 8080'), got "
+            f"{config_value_repr('listen', value)}"
         )
     return (None if host in ("", "*") else host), int(port)
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
-from pumpcore import BlockingSink, ConfigError, Context
+from pumpcore import BlockingSink, ConfigError, Context, config_value_repr
 
 from ._client import (
     HTTPClientStatistics,
@@ -94,7 +94,8 @@ class HTTPClientSink(BlockingSink):
         self.Method = str(config["method"]).upper()
         if not self.Method.isalpha():
             raise ConfigError(
-                f"{owner}: config key 'method' is not an HTTP method: {self.Method!r}"
+                f"{owner}: config key 'method' is not an HTTP method: "
+                f"{config_value_repr('method', self.Method)}"
             )
         #: Request headers.
         self.Headers = parse_str_mapping(owner, "headers", config["headers"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pumpcore import ConfigError, Context, TriggerSource
+from pumpcore import ConfigError, Context, TriggerSource, config_value_repr
 
 from ._client import (
     HTTPClientStatistics,
@@ -90,7 +90,8 @@ class HTTPClientSource(TriggerSource):
         self.Method = str(config["method"]).upper()
         if not self.Method.isalpha():
             raise ConfigError(
-                f"{owner}: config key 'method' is not an HTTP method: {self.Method!r}"
+                f"{owner}: config key 'method' is not an HTTP method: "
+                f"{config_value_repr('method', self.Method)}"
             )
         #: Request headers: the config's, then the constructor's.
         self.Headers = {

@@ -43,7 +43,7 @@ import attrs
 import h11
 from anyio.abc import SocketStream
 
-from pumpcore import ConfigError, Context, Received
+from pumpcore import ConfigError, Context, Received, config_value_repr
 
 from ._listen import GONE, RECEIVE_SIZE, ServerSource, peer_of
 
@@ -157,12 +157,16 @@ class HTTPServerSource(ServerSource):
         #: The path events are posted to.
         self.Path = str(config["path"])
         if not self.Path.startswith("/"):
-            raise ConfigError(f"{owner}: config key 'path' must start with '/', got {self.Path!r}")
+            raise ConfigError(
+                f"{owner}: config key 'path' must start with '/', got "
+                f"{config_value_repr('path', self.Path)}"
+            )
         #: The method events are sent with, upper case.
         self.Method = str(config["method"]).upper()
         if not self.Method.isalpha():
             raise ConfigError(
-                f"{owner}: config key 'method' is not an HTTP method: {self.Method!r}"
+                f"{owner}: config key 'method' is not an HTTP method: "
+                f"{config_value_repr('method', self.Method)}"
             )
         self._max_body = int(config["max_body_size"])
         self._wait = bool(config["wait_for_commit"])
@@ -179,7 +183,9 @@ class HTTPServerSource(ServerSource):
             ("request_timeout", self._request_timeout),
         ):
             if value <= 0:
-                raise ConfigError(f"{owner}: config key {key!r} must be > 0, got {value!r}")
+                raise ConfigError(
+                    f"{owner}: config key {key!r} must be > 0, got {config_value_repr(key, value)}"
+                )
         if self._retry_after < 0:
             raise ConfigError(f"{owner}: config key 'retry_after' must be >= 0")
 

@@ -48,7 +48,7 @@ from wsproto.events import (
 from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from pumpcore import ConfigError, Context, Received
+from pumpcore import ConfigError, Context, Received, config_value_repr
 
 from ._listen import ServerSource, peer_of, receive_or_none
 
@@ -130,7 +130,10 @@ class WebSocketSource(ServerSource):
         #: The path clients connect to.
         self.Path = str(config["path"])
         if not self.Path.startswith("/"):
-            raise ConfigError(f"{owner}: config key 'path' must start with '/', got {self.Path!r}")
+            raise ConfigError(
+                f"{owner}: config key 'path' must start with '/', got "
+                f"{config_value_repr('path', self.Path)}"
+            )
         self._max_message = int(config["max_message_size"])
         self._handshake_timeout = float(config["handshake_timeout"])
         self._buffer_size = int(config["buffer_size"])

@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from pumpcore import ConfigError
+from pumpcore import ConfigError, config_value_repr
 
 _HOST_COLON_PORT = re.compile(r"^(?:\[(?P<v6>[^\]]*)\]|(?P<host>[^:\[\]]*)):(?P<port>\d+)$")
 
@@ -62,7 +62,7 @@ def _one(owner: str, key: str, text: str) -> Address:
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(
             f"{owner}: config key {key!r} expects 'host port' (e.g. '127.0.0.1 8888') or a Unix "
-            f"socket path; the port in {text!r} is not a number in 0-65535"
+            f"socket path; the port in {config_value_repr(key, text)} is not a number in 0-65535"
         )
     return Address(host=None if host in ("", "*") else host, port=int(port))
 
@@ -83,7 +83,9 @@ def parse_addresses(owner: str, key: str, value: Any, *, many: bool) -> tuple[Ad
     if not entries:
         raise ConfigError(f"{owner}: config key {key!r} is empty; give 'host port' or a path")
     if not many and len(entries) > 1:
-        raise ConfigError(f"{owner}: config key {key!r} takes one address, got {value!r}")
+        raise ConfigError(
+            f"{owner}: config key {key!r} takes one address, got {config_value_repr(key, value)}"
+        )
     return tuple(_one(owner, key, entry) for entry in entries)
 
 

@@ -39,7 +39,7 @@ import anyio
 import anyio.lowlevel
 import attrs
 
-from pumpcore import AsyncSink, ConfigError, Context
+from pumpcore import AsyncSink, ConfigError, Context, config_value_repr
 
 from ._address import Address, parse_addresses
 from ._errors import SocketError
@@ -90,7 +90,9 @@ def check_retry_config(owner: str, config: Mapping[str, Any]) -> None:
         try:
             codecs.lookup(str(config["encoding"]))
         except LookupError as exc:
-            raise ConfigError(f"{owner}: unknown encoding {config['encoding']!r}") from exc
+            raise ConfigError(
+                f"{owner}: unknown encoding {config_value_repr('encoding', config['encoding'])}"
+            ) from exc
 
 
 def parse_destination(owner: str, value: Any) -> Address:
@@ -101,7 +103,10 @@ def parse_destination(owner: str, value: Any) -> Address:
     """
     (address,) = parse_addresses(owner, "address", value, many=False)
     if address.path is None and address.host is None:
-        raise ConfigError(f"{owner}: config key 'address' needs a host to send to, got {value!r}")
+        raise ConfigError(
+            f"{owner}: config key 'address' needs a host to send to, got "
+            f"{config_value_repr('address', value)}"
+        )
     return address
 
 

@@ -30,7 +30,7 @@ import anyio
 import anyio.lowlevel
 import attrs
 
-from pumpcore import AsyncSink, ConfigError, Context, Received
+from pumpcore import AsyncSink, ConfigError, Context, Received, config_value_repr
 
 from ._address import Address, family_name, format_sockaddr, parse_addresses
 from ._client import check_retry_config, parse_destination
@@ -156,7 +156,9 @@ class DatagramSource(QueuedSource):
             try:
                 codecs.lookup(str(config["encoding"]))
             except LookupError as exc:
-                raise ConfigError(f"{owner}: unknown encoding {config['encoding']!r}") from exc
+                raise ConfigError(
+                    f"{owner}: unknown encoding {config_value_repr('encoding', config['encoding'])}"
+                ) from exc
 
     def statistics(self) -> DatagramSourceStatistics:
         """The counters so far (see ``DatagramSourceStatistics``)."""

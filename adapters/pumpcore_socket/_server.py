@@ -44,7 +44,7 @@ import attrs
 from anyio.abc import AnyByteStream, ByteStream, Listener, SocketAttribute
 from anyio.streams.tls import TLSListener
 
-from pumpcore import ConfigError, Context, Received
+from pumpcore import ConfigError, Context, Received, config_value_repr
 
 from ._address import Address, family_name, format_sockaddr, parse_addresses
 from ._errors import SocketError
@@ -208,7 +208,9 @@ class StreamServerSource(QueuedSource):
             try:
                 codecs.lookup(str(config["encoding"]))
             except LookupError as exc:
-                raise ConfigError(f"{owner}: unknown encoding {config['encoding']!r}") from exc
+                raise ConfigError(
+                    f"{owner}: unknown encoding {config_value_repr('encoding', config['encoding'])}"
+                ) from exc
         if bool(config["cert"]) != bool(config["key"]):
             raise ConfigError(f"{owner}: config keys 'cert' and 'key' go together; give both")
         if float(config["handshake_timeout"]) <= 0:
@@ -249,8 +251,9 @@ class StreamServerSource(QueuedSource):
                 )
             except (OSError, ValueError) as exc:
                 raise ConfigError(
-                    f"{self.owner}: cannot load TLS 'cert' {config['cert']!r} and 'key' "
-                    f"{config['key']!r}: {exc}"
+                    f"{self.owner}: cannot load TLS 'cert' "
+                    f"{config_value_repr('cert', config['cert'])} and 'key' "
+                    f"{config_value_repr('key', config['key'])}: {exc}"
                 ) from exc
         listeners: list[tuple[Listener[Any], str, str]] = []
         try:
@@ -426,6 +429,8 @@ class TCPSource(StreamServerSource):
         if (config["host"], config["port"]) != (defaults["host"], defaults["port"]):
             raise ConfigError(
                 f"{self.owner}: give either 'address' or 'host'/'port', not both "
-                f"(address {config['address']!r}, host {config['host']!r}, port {config['port']!r})"
+                f"(address {config_value_repr('address', config['address'])}, "
+                f"host {config_value_repr('host', config['host'])}, "
+                f"port {config_value_repr('port', config['port'])})"
             )
         return str(config["address"])

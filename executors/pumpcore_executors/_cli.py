@@ -24,6 +24,11 @@ def _parser() -> argparse.ArgumentParser:
         "-c", "--config", type=Path, action="append", default=[],
         help="an INI config file ([pipeline:ID], [pipeline:ID:ComponentID], …); repeatable",
     )  # fmt: skip
+    run.add_argument(
+        "--strict-config", action="store_true",
+        help="refuse config sections naming a pipeline or component the pump file lacks "
+        "(default: warn)",
+    )  # fmt: skip
     run.add_argument("--executor", choices=EXECUTORS, default="sync")
     run.add_argument("--stop-after", type=float, default=None, metavar="SECONDS")
     run.add_argument(
@@ -45,7 +50,7 @@ def _run_command(args: argparse.Namespace) -> int:
     from ._status import StatusLine
 
     settings = load_settings(args.config)
-    pipelines = load_pump(args.pump_file, settings)
+    pipelines = load_pump(args.pump_file, settings, strict_config=args.strict_config)
     show = args.status == "always" or (args.status == "auto" and sys.stderr.isatty())
     status = StatusLine(pipelines, sys.stderr) if show else contextlib.nullcontext()
     with status:

@@ -1,53 +1,134 @@
 """Reporting failed events: the core counts them, executors tell a human.
 
-Hard failures are logged at ERROR every time (they stop a pipeline). Soft failures are logged at
-WARNING for the first ``soft_limit`` per pipeline, then only counted, so a stream of malformed
-input cannot flood the log; the statistics still carry every one.
+Hard failures are logged at ERROR (they stop a pipeline), soft ones at WARNING, but at most
+``lines_per_interval`` lines per (pipeline, component) in any ``interval`` seconds, so a stream of
+malformed input cannot flood the log while a second broken component still gets heard. What is
+not logged is summed up in one line, "N more failures of P.C in the last T s", when the next
+failure of that component comes after the interval (so a steady flood gives one summary per
+interval) and when the log is detached at the end of the run; the statistics count every one.
+
+Reporting never raises: a listener that raised would escape the pipeline's failure handling and
+take the run down over a log line. Events and exceptions whose ``repr`` raises are shown as
+``<unrepresentable Foo: ValueError(...)>``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+
+import attrs
 
 from pumpcore import Failure, Pipeline
 
 log = logging.getLogger("pumpcore.failures")
 
+_REPR_LIMIT = 200
+
+
+def safe_repr(obj: object, limit: int = _REPR_LIMIT) -> str:
+    """``repr(obj)`` shortened to ``limit`` characters, or a placeholder when ``repr`` raises."""
+    try:
+        text = repr(obj)
+    except Exception as exc:
+        try:
+            why = repr(exc)
+        except Exception:
+            why = type(exc).__name__
+        text = f"<unrepresentable {type(obj).__name__}: {why}>"
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+@attrs.define
+class _Window:
+    """One (pipeline, component)'s current interval: lines logged, failures only counted."""
+
+    start: float
+    logged: int = 0
+    suppressed: int = 0
+    suppressed_hard: int = 0
+
 
 class FailureLog:
-    """Logs the failures of a set of pipelines while attached."""
+    """Logs the failures of a set of pipelines while attached (see the module docstring).
 
-    def __init__(self, pipelines: Iterable[Pipeline], soft_limit: int = 10) -> None:
+    Args:
+        pipelines: the pipelines to listen to.
+        lines_per_interval: failures logged per (pipeline, component) in each interval.
+        interval: seconds.
+        clock: a monotonic clock in seconds (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        pipelines: Iterable[Pipeline],
+        *,
+        lines_per_interval: int = 10,
+        interval: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._pipelines = list(pipelines)
-        self._soft_limit = soft_limit
-        self._soft_seen: dict[str, int] = {}
+        self._lines = lines_per_interval
+        self._interval = interval
+        self._clock = clock
+        self._windows: dict[tuple[str, str], _Window] = {}
         for pipeline in self._pipelines:
             pipeline.add_failure_listener(self.report)
 
     def report(self, failure: Failure) -> None:
-        """Log one failure: pipeline, component, event (shortened) and exception."""
-        where = f"{failure.pipeline_id}.{failure.component_id}"
-        event = repr(failure.event)
-        if len(event) > 200:
-            event = event[:200] + "…"
-        if not failure.soft:
-            log.error(
-                "%s failed, pipeline stopped: %r on event %s",
-                where, failure.exception, event, exc_info=failure.exception,
-            )  # fmt: skip
+        """Log one failure: pipeline, component, event (shortened) and exception; or count it
+        toward the component's next summary line once its interval has its lines."""
+        try:
+            self._report(failure)
+        except Exception:  # a logging filter or the clock raised: the run goes on regardless
+            with contextlib.suppress(Exception):
+                log.exception("cannot report a failure of pipeline %s", failure.pipeline_id)
+
+    def _report(self, failure: Failure) -> None:
+        now = self._clock()
+        key = (failure.pipeline_id, failure.component_id)
+        window = self._windows.get(key)
+        if window is None or now - window.start >= self._interval:
+            if window is not None:
+                self._summarize(key, window, now)
+            window = self._windows[key] = _Window(now)
+        if window.logged >= self._lines:
+            window.suppressed += 1
+            window.suppressed_hard += not failure.soft
             return
-        seen = self._soft_seen.get(failure.pipeline_id, 0) + 1
-        self._soft_seen[failure.pipeline_id] = seen
-        if seen <= self._soft_limit:
-            log.warning("%s dropped an event: %r on event %s", where, failure.exception, event)
-            if seen == self._soft_limit:
-                log.warning(
-                    "%s: further dropped events are counted in its statistics, not logged",
-                    failure.pipeline_id,
-                )
+        window.logged += 1
+        where = f"{failure.pipeline_id}.{failure.component_id}"
+        exception, event = safe_repr(failure.exception), safe_repr(failure.event)
+        more = (
+            f" (further failures of {where} in the next {self._interval:g} s are summed up)"
+            if window.logged == self._lines
+            else ""
+        )
+        if failure.soft:
+            log.warning("%s dropped an event: %s on event %s%s", where, exception, event, more)
+        else:
+            log.error(
+                "%s failed, pipeline stopped: %s on event %s%s",
+                where, exception, event, more, exc_info=failure.exception,
+            )  # fmt: skip
+
+    def _summarize(self, key: tuple[str, str], window: _Window, now: float) -> None:
+        if not window.suppressed:
+            return
+        log.log(
+            logging.ERROR if window.suppressed_hard else logging.WARNING,
+            "%d more failures of %s.%s in the last %.1f s (counted in its statistics)",
+            window.suppressed, key[0], key[1], now - window.start,
+        )  # fmt: skip
 
     def detach(self) -> None:
-        """Stop logging."""
+        """Stop logging, after summing up the failures not logged yet."""
         for pipeline in self._pipelines:
             pipeline.remove_failure_listener(self.report)
+        with contextlib.suppress(Exception):  # as in report: never take the run down
+            now = self._clock()
+            for key, window in self._windows.items():
+                self._summarize(key, window, now)
+        self._windows.clear()

@@ -7,7 +7,7 @@ import runpy
 from collections.abc import Sequence
 from pathlib import Path
 
-from pumpcore import ConfigError, Pipeline, Pump, Settings, use_settings
+from pumpcore import ConfigError, Pipeline, Pump, Settings, check_settings, use_settings
 
 
 def load_settings(paths: Sequence[Path]) -> Settings:
@@ -22,11 +22,14 @@ def load_settings(paths: Sequence[Path]) -> Settings:
     return settings
 
 
-def load_pump(path: Path, settings: Settings) -> list[Pipeline]:
+def load_pump(path: Path, settings: Settings, *, strict_config: bool = False) -> list[Pipeline]:
     """Run the pump file and return its pipelines.
 
     The file defines pipelines by one of, in this order of preference: a module-level ``pump``
     (a ``Pump``), a module-level ``pipelines`` list, or ``Pipeline`` objects at module level.
+    Config sections naming a pipeline or component the file does not define are reported by
+    ``pumpcore.check_settings``: a ``ConfigWarning`` each, a ``ConfigError`` with
+    ``strict_config``.
     """
     if not path.is_file():
         raise ConfigError(f"pump file {str(path)!r} does not exist")
@@ -47,4 +50,5 @@ def load_pump(path: Path, settings: Settings) -> list[Pipeline]:
             f"{path} defines no pipeline: create Pipeline objects at module level, "
             "or a `pipelines` list, or a `pump = Pump([...])`"
         )
+    check_settings(settings, found, strict=strict_config)
     return found

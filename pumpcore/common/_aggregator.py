@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from .._component import Context, Emitted, Generator
+from .._config import config_value_repr
 from .._delivery import NO_ORIGIN, Held, Origin, current_origin
 from .._errors import ConfigError
 
@@ -234,7 +235,7 @@ class Aggregator(Generator):
             if not value >= 0 or math.isinf(value):  # `not >=` also rejects NaN
                 raise ConfigError(
                     f"{type(self).__name__} {self.Id!r}: config key {key!r} must be a finite "
-                    f"number >= 0 (0 turns it off), got {value!r}"
+                    f"number >= 0 (0 turns it off), got {config_value_repr(key, value)}"
                 )
         self.CompletionSize = size
         self.CompletionTimeout = timeout

@@ -127,8 +127,9 @@ def test_dead_letter_receives_failures_with_their_exception() -> None:
 
 
 def test_an_event_falling_off_the_end_is_an_incomplete_pipeline_error() -> None:
+    # Assembled step by step (BSPump's way), so build's structure check does not apply.
     p = Pipeline("P")
-    p.build([], double)
+    p.append_processor(double)
     result = run_pipeline(p, [1])
     assert isinstance(result.failures[0].exception, IncompletePipelineError)
     assert "Incomplete pipeline" in str(result.failures[0].exception)
@@ -169,9 +170,9 @@ def test_duplicate_component_ids_are_refused_but_functions_get_unique_ids() -> N
     p.append_processor(double)
     p.append_processor(double)
     assert p.processor_ids() == ("double", "double#2")
-    p.append_processor(ListSink())
-    with pytest.raises(ConfigError, match="two processors with id 'ListSink'"):
-        p.append_processor(ListSink())
+    p.append_processor(Split())
+    with pytest.raises(ConfigError, match="two processors with id 'Split'"):
+        p.append_processor(Split())
 
 
 def test_pipeline_can_be_subclassed_and_built_in_init() -> None:
@@ -227,3 +228,117 @@ def test_stop_refuses_new_events() -> None:
     assert p.process_events([1]) == 0
     with pytest.raises(PipelineStoppedError):
         p.process(1)
+
+
+def test_build_refuses_a_pipeline_without_a_sink() -> None:
+    p = Pipeline("P")
+    with pytest.raises(ConfigError, match=r"Pipeline 'P' has no sink: its last step 'double'"):
+        p.build([], parse_int, double)
+    assert p.processor_ids() == ()  # refused before anything joined
+
+
+def test_build_refuses_a_sink_in_the_middle() -> None:
+    p = Pipeline("P")
+    with pytest.raises(ConfigError, match=r"sink 'ListSink' is not the last.*'double' follows"):
+        p.build([], parse_int, ListSink(), double, NullSink())
+    assert p.processor_ids() == ()
+
+
+def test_build_refuses_an_empty_pipeline() -> None:
+    p = Pipeline("P")
+    with pytest.raises(ConfigError, match="Pipeline 'P' is empty"):
+        p.build(IteratorSource([]))
+
+
+def test_build_checks_the_steps_already_in_place() -> None:
+    p = Pipeline("P")
+    p.append_processor(parse_int)
+    p.build([], double, ListSink())  # completes what was appended
+    assert p.processor_ids() == ("parse_int", "double", "ListSink")
+
+
+def test_nothing_goes_behind_the_sink() -> None:
+    p = Pipeline("P")
+    p.build([], double, ListSink(id="Out"))
+    with pytest.raises(ConfigError, match=r"'P': cannot put 'drop_odd' behind the sink 'Out'"):
+        p.append_processor(drop_odd)
+    with pytest.raises(ConfigError, match=r"cannot put 'drop_odd' behind the sink 'Out'"):
+        p.insert_after("Out", drop_odd)
+    with pytest.raises(ConfigError, match=r"cannot put the sink 'Other' in front of 'Out'"):
+        p.insert_before("Out", ListSink(id="Other"))
+    assert p.insert_before("Out", drop_odd)  # in front of the sink is fine
+    assert p.processor_ids() == ("double", "drop_odd", "Out")
+
+
+def test_the_same_function_twice_is_blamed_at_the_right_step() -> None:
+    def halve_even(context: dict[str, Any], event: int) -> int:
+        if event % 2:
+            raise ValueError(f"odd {event}")
+        return event // 2
+
+    p = Pipeline("P", error_policy="soft")
+    sink = ListSink()
+    p.build([], halve_even, halve_even, sink)
+    result = run_pipeline(p, [4, 6, 3])  # 6 -> 3 fails in the second step, 3 in the first
+    assert sink.Events == [1]
+    assert [(f.event, f.component_id) for f in result.failures] == [
+        (3, "halve_even#2"),
+        (3, "halve_even"),
+    ]
+
+
+def test_callables_that_compare_equal_are_told_apart() -> None:
+    class Halve:
+        __name__ = "Halve"
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Halve)
+
+        __hash__ = object.__hash__
+
+        def __call__(self, context: dict[str, Any], event: int) -> int:
+            if event % 2:
+                raise ValueError(f"odd {event}")
+            return event // 2
+
+    p = Pipeline("P", error_policy="soft")
+    p.build([], Halve(), Halve(), ListSink())
+    result = run_pipeline(p, [6])
+    assert [f.component_id for f in result.failures] == ["Halve#2"]
+
+
+def test_a_failing_dead_letter_sink_loses_no_counts() -> None:
+    class BrokenDeadLetter(Sink):
+        def process(self, context: dict[str, Any], event: Any) -> None:
+            raise OSError("dead letter disk full")
+
+    p = Pipeline("P", error_policy="soft")
+    sink = ListSink()
+    p.build([], parse_int, sink)
+    p.set_dead_letter(BrokenDeadLetter())
+    result = run_pipeline(p, ["1", "x", "2", "y", "3"])
+    assert sink.Events == [1, 2, 3]  # the batch went on past both failures
+    stats = result.statistics
+    assert (stats.event_in, stats.event_out, stats.warning) == (5, 3, 2)
+    assert (stats.dead_letter, stats.dead_letter_error) == (0, 2)
+    assert stats.as_dict()["dead_letter.error"] == 2
+    reported = [(f.component_id, type(f.exception).__name__) for f in result.failures]
+    assert reported == [("parse_int", "ValueError"), ("BrokenDeadLetter", "OSError")] * 2
+    lost = result.failures[1]
+    assert lost.soft
+    assert isinstance(lost.event, Failure)
+    assert lost.event.event == "x"
+
+
+def test_a_failing_dead_letter_sink_keeps_the_hard_stop() -> None:
+    class BrokenDeadLetter(Sink):
+        def process(self, context: dict[str, Any], event: Any) -> None:
+            raise OSError("dead letter disk full")
+
+    p = Pipeline("P")
+    p.build([], parse_int, ListSink())
+    p.set_dead_letter(BrokenDeadLetter())
+    assert p.process_events(["1", "x", "2"]) == 2
+    stats = p.statistics()
+    assert (stats.event_in, stats.event_out, stats.error, stats.dead_letter_error) == (2, 1, 1, 1)
+    assert p.is_error()

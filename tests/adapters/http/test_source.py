@@ -263,6 +263,15 @@ def test_configuration_mistakes_are_refused_when_built(
         HTTPClientSource(config={"url": "http://127.0.0.1/", **config})
 
 
+def test_malformed_headers_are_not_echoed() -> None:
+    # "headers" is not a secret key, but the text holds one: only the JSON error is shown.
+    with pytest.raises(ConfigError, match=r"'headers' expects a JSON object.*line 1") as info:
+        HTTPClientSource(
+            config={"url": "http://127.0.0.1/", "headers": '{"Authorization": "Bearer hunter2"'}
+        )
+    assert "hunter2" not in str(info.value)
+
+
 def test_a_missing_url_is_refused_when_joining_a_pipeline() -> None:
     with pytest.raises(ConfigError, match="'url' is empty"):
         Pipeline("P").build(HTTPClientSource().on(RunOnceTrigger()), ListSink())

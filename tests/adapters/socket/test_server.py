@@ -352,5 +352,7 @@ def test_a_missing_certificate_fails_the_run_at_start(tmp_path: Path) -> None:
     )
     pipeline = Pipeline("NoCert")
     pipeline.build(source, ListSink())
-    with pytest.raises(ConfigError, match="cannot load TLS 'cert'"):
+    with pytest.raises(ConfigError, match="cannot load TLS 'cert'") as info:
         pumpcore_executors.run(pipeline, executor="sync", handle_signals=False)
+    assert "missing.pem" in str(info.value)
+    assert "missing.key" not in str(info.value)  # 'key' is a secret key: its value is not shown
