@@ -7,7 +7,7 @@ plain):
 
 - ``file``: ``-n`` JSON lines in one file, read by ``FileLineSource`` (``watch`` off, ``post``
   noop) against ``for line in open(path, "rb")``;
-- ``tcp``: ``-n`` lines sent over one TCP connection on 127.0.0.1, received by the socket
+- ``tcp``: ``--lines`` lines sent over one TCP connection on 127.0.0.1, received by the socket
   adapter's ``StreamServerSource`` against a plain ``socket`` server reading lines;
 - ``webhook``: ``--posts`` POST requests (one record each) on ``--clients`` keep-alive
   connections, received by ``HTTPServerSource`` (which answers once the record is committed)
@@ -18,8 +18,9 @@ this one's GIL), started and given its payload before the clock starts; a case's
 handing it the server's address until the server processed every record and the client is done.
 Each figure is the best of ``--repeat`` runs.
 
-Run: ``python bench/io_sources.py [-n 300000] [--posts 3000] [--cases file,tcp,webhook]
-[--executors sync,threads,asyncio,trio]``
+Run: ``python bench/io_sources.py [-n 300000] [--lines 50000] [--posts 600]
+[--cases file,tcp,webhook] [--executors sync,threads,asyncio,trio]`` (the defaults keep each
+case under about 30 s on two cores; the sizes differ because the sources' speeds do).
 
 Instructions per event (``--instructions``, needs valgrind): runs the file case under
 ``valgrind --tool=callgrind`` at ``-n`` and at 3 x ``-n`` events, once plain and once per
@@ -328,8 +329,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("-n", type=int, default=300_000, help="records of the file and tcp cases")
-    parser.add_argument("--posts", type=int, default=3_000, help="requests of the webhook case")
+    parser.add_argument("-n", type=int, default=300_000, help="lines of the file case")
+    parser.add_argument("--lines", type=int, default=50_000, help="lines of the tcp case")
+    parser.add_argument("--posts", type=int, default=600, help="requests of the webhook case")
     parser.add_argument("--clients", type=int, default=8, help="webhook client connections")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cases", default=",".join(CASES))
@@ -355,7 +357,7 @@ def main() -> None:
         for case in args.cases.split(","):
             if case not in CASES:
                 raise SystemExit(f"unknown case {case!r}; choose from {', '.join(CASES)}")
-            n = args.posts if case == "webhook" else args.n
+            n = {"file": args.n, "tcp": args.lines, "webhook": args.posts}[case]
             base = best_of(args.repeat, case, "plain", n, args.clients, path)
             print(f"{case:<8} plain     {n / base:>12,.0f} events/s")
             for executor in executors:
