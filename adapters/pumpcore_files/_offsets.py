@@ -1,8 +1,9 @@
 """Durable read positions of locked files: one small JSON file per file being read.
 
 Rules:
-1. A state file is written when a file is locked (offset 0) and each time acknowledgements move
-   its offset on; it is removed once the file was post-processed. So a ``-locked`` file with a
+1. A state file is written when a file is locked (offset 0) and as acknowledgements move its
+   offset on, at a bounded rate (``FileABCSource`` rule 4); it is removed once the file was
+   post-processed. So a ``-locked`` file with a
    state file was left by a pump that stopped part-way, and the offset says where to resume.
 2. Writes are atomic and durable: a temporary file is written and fsynced, renamed over the state
    file with ``os.replace``, and the directory is fsynced. A crash leaves the old offset or the

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from pumpcore_files import (
     FileReadError,
 )
 
-from pumpcore import ConfigError, Context, Failure, Pipeline, Source
+from pumpcore import ConfigError, Context, Failure, Pipeline, Sink, Source
 from pumpcore.common import ListSink
 from pumpcore.testing import VirtualClock, conformance
 
@@ -98,7 +99,8 @@ def test_offsets_say_where_reading_resumes_after_each_line(tmp_path: Path) -> No
 
 def test_positions_are_acknowledged_before_a_file_is_finished(tmp_path: Path) -> None:
     (tmp_path / "a.log").write_bytes(b"1\n22\n333\n")
-    source = FileLineSource(config=finite(tmp_path / "*", read_size=2))
+    # Saved on every acknowledgement, so that the state file shows each one.
+    source = FileLineSource(config=finite(tmp_path / "*", read_size=2, offset_commit_interval=0))
     source.open()
     first = source.read(2)
     assert first is not None
@@ -377,12 +379,13 @@ def test_a_restarted_pump_resumes_half_read_files_and_loses_nothing(
 
 CRASHING_PUMP = textwrap.dedent(
     """
-    import os, sys
+    import json, os, sys
     import pumpcore_executors
     from pumpcore import Pipeline
     from pumpcore_files import FileJSONLinesSink, FileLineSource
 
     inbox, out, executor, crash_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    extra = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
     seen = [0]
 
     def crash(context, event):
@@ -393,7 +396,7 @@ CRASHING_PUMP = textwrap.dedent(
 
     p = Pipeline("Files")
     p.build(
-        FileLineSource(config={"path": inbox + "/*", "mode": "r", "watch": False}),
+        FileLineSource(config={"path": inbox + "/*", "mode": "r", "watch": False, **extra}),
         crash,
         FileJSONLinesSink(config={"path": out}),
     )
@@ -450,6 +453,84 @@ def test_a_crashed_pump_is_resumed_by_the_next_one(tmp_path: Path, executor: Exe
     ]
     assert set(written) == set(everything)
     assert names(inbox) == ["a.log-processed", "b.log.gz-processed", "c.log-processed"]
+
+
+class CountingSink(Sink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def process(self, context: Context, event: Any) -> None:
+        self.count += 1
+
+
+def test_offsets_are_saved_a_few_times_per_file_not_on_every_commit(tmp_path: Path) -> None:
+    n = 300_000
+    (tmp_path / "big.log").write_bytes(b"%d\n" * n % tuple(range(n)))
+    source = FileLineSource(config=finite(tmp_path / "*"))
+    sink = CountingSink()
+    p = Pipeline("Files")
+    p.build(source, sink)
+    started = time.monotonic()
+    run(p)
+    elapsed = time.monotonic() - started
+    assert sink.count == n
+    assert names(tmp_path) == ["big.log-processed"]
+    # About 300 commits acknowledged positions. Saved: when locked, once per started second,
+    # once per 100,000 records, and the final offset before post-processing.
+    writes = source.statistics().offset_writes
+    assert 2 <= writes <= 2 + n // 100_000 + int(elapsed) + 1
+
+
+def test_a_crash_replays_at_most_the_records_acknowledged_since_the_last_save(
+    tmp_path: Path,
+) -> None:
+    inbox, out = tmp_path / "inbox", tmp_path / "out.jsonl"
+    inbox.mkdir()
+    lines = [f"line {i}" for i in range(5000)]
+    (inbox / "a.log").write_text("".join(line + "\n" for line in lines))
+    # Saved by count only (the interval is never reached), every 2,500 acknowledged records.
+    every = 2500
+    config = json.dumps({"offset_commit_interval": 3600, "offset_commit_every": every})
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASHING_PUMP, str(inbox), str(out), "sync", "4500", config],
+        capture_output=True,
+        text=True,
+        timeout=25,
+        check=False,
+    )
+    assert crashed.returncode == 3, crashed.stderr
+    written_first = [json.loads(line) for line in out.read_text().splitlines()]
+    assert written_first == lines[: len(written_first)]
+    ends = line_end_offsets(lines)
+    saved = sum(1 for line in lines if ends[line] <= saved_offset(inbox, "a.log"))
+    # Commits (about every 1,000 events) acknowledged everything written; the offset was saved
+    # only at some of them, so the records acknowledged since are not covered by it.
+    assert 0 < saved < len(written_first)
+    assert len(written_first) - saved < every
+
+    source = FileLineSource(config=finite(inbox / "*", mode="r"))
+    p = Pipeline("Files")
+    p.build(source, FileJSONLinesSink(config={"path": str(out)}))
+    run(p)
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert written[len(written_first) :] == lines[saved:]  # resumed at the saved offset
+    duplicates = len(written) - len(lines)
+    assert duplicates == len(written_first) - saved
+    assert names(inbox) == ["a.log-processed"]
+
+
+def test_closing_saves_the_offset_acknowledged_since_the_last_save(tmp_path: Path) -> None:
+    (tmp_path / "a.log").write_bytes(b"1\n22\n333\n")
+    source = FileLineSource(config=finite(tmp_path / "*", offset_commit_interval=3600))
+    source.open()
+    taken = source.read(2)
+    assert taken is not None
+    source.acknowledge([r.position for r in taken])
+    assert saved_offset(tmp_path, "a.log") == 0  # saved when locked, not since
+    source.close()
+    assert saved_offset(tmp_path, "a.log") == 5
+    assert source.statistics().offset_writes == 2
 
 
 def test_a_file_another_live_pump_holds_is_not_resumed(tmp_path: Path) -> None:
@@ -638,6 +719,8 @@ def test_a_state_dir_keeps_offsets_out_of_the_inbox(tmp_path: Path) -> None:
         ({"encoding": "klingon"}, "unknown encoding 'klingon'"),
         ({"pathh": "/tmp"}, "unknown config key 'pathh'"),
         ({"max_open_files": 0}, "'max_open_files' must be >= 1"),
+        ({"offset_commit_every": 0}, "'offset_commit_every' must be >= 1"),
+        ({"offset_commit_interval": -1}, "'offset_commit_interval' must be >= 0"),
     ],
 )
 def test_configuration_mistakes_are_refused_when_built(
