@@ -29,12 +29,20 @@ Acknowledgement rules (at-least-once delivery; the bookkeeping is ``pumpcore/_de
    from there on in this run (later acknowledgements would commit the failed positions too,
    for brokers whose commits are cumulative); a sink whose flush raises *poisons* the sources
    that feed it. Other sources go on. A restart replays from the last acknowledged position.
+
+Bad input: an input the adapter cannot turn into an event (an undecodable line, an oversized
+message, a malformed frame) is returned by ``read`` as a ``Rejected`` among the ``Received``
+items. It crosses threads the way every read does, so adapter code on a worker thread or on the
+bridge's loop never touches the pipeline; ``pump`` hands it to the pipeline in read order
+(``Pipeline.reject``: counted as ``event.rejected``, dead-lettered, reported to failure
+listeners), and its position is done with its batch.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from operator import countOf
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from ._component import Context, Sink, Source
@@ -56,6 +64,25 @@ class Received(NamedTuple):
     """
 
     event: Any
+    position: Any = None
+    context: Context | None = None
+
+
+class Rejected(NamedTuple):
+    """An input an adapter could not turn into an event; ``read`` returns it among its
+    ``Received`` items (see the module's "Bad input").
+
+    Attributes:
+        raw: what was received (bytes, a prefix of them, or None when nothing was kept, e.g. a
+            line too long to hold).
+        reason: why it was rejected, short and for humans (``"not utf-8: ..."``); it becomes
+            the message of the ``RejectedInputError`` the dead-letter sink gets.
+        position: what to acknowledge once it is dealt with, as for ``Received``.
+        context: the input's context (the peer, the connection), as an event's would be.
+    """
+
+    raw: Any
+    reason: str
     position: Any = None
     context: Context | None = None
 
@@ -84,7 +111,8 @@ class IOSource(Source):
         config: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(pipeline, id, config)
-        self._buffer: deque[Received] = deque()
+        self._buffer: deque[Received | Rejected] = deque()
+        self._rejects = 0  # Rejected items in the buffer: pump takes its slow path while any
         self._ended = False
         self._reading = False
         self._read_at = float("-inf")
@@ -112,16 +140,20 @@ class IOSource(Source):
         self._reading = True
         return self.read_size
 
-    def feed(self, items: Iterable[Received] | None, now: float) -> None:
+    def feed(self, items: Iterable[Received | Rejected] | None, now: float) -> None:
         """The read returned ``items`` (None: the input has ended for good)."""
         self._reading = False
         if items is None:
             self._ended = True
             return
-        before = len(self._buffer)
-        self._buffer.extend(items)
-        if len(self._buffer) == before:
+        if not isinstance(items, list | tuple):
+            items = list(items)
+        if not items:
             self._read_at = now + float(self.Config["poll_interval"])
+            return
+        self._buffer.extend(items)
+        # Counted at C speed, so that pump's fast path needs no per-item check.
+        self._rejects += countOf(map(type, items), Rejected)
 
     def read_failed(self, now: float) -> None:
         """The read raised (already reported to the pipeline); try again after ``retry_delay``."""
@@ -164,6 +196,8 @@ class IOSource(Source):
         if n == 0:
             return 0
         batch = [buffer.popleft() for _ in range(n)]
+        if self._rejects:
+            return self._pump_with_rejects(pipeline, batch)
         mark = self.ledger.open_mark([r[1] for r in batch if r[1] is not None])
         token = _current.set(Origin((mark,)))
         try:
@@ -176,6 +210,39 @@ class IOSource(Source):
             buffer.extendleft(reversed(batch[taken:]))
             mark.positions = [r[1] for r in batch[:taken] if r[1] is not None]
         return taken
+
+    def _pump_with_rejects(self, pipeline: PipelineT, batch: list[Received | Rejected]) -> int:
+        """``pump`` for a batch that may hold ``Rejected`` items: runs of events go to
+        ``process_batch`` as usual, each reject to ``Pipeline.reject``, in read order, while the
+        pipeline is ready. One mark for the whole batch, as on the fast path."""
+        mark = self.ledger.open_mark([r.position for r in batch if r.position is not None])
+        token = _current.set(Origin((mark,)))
+        n, start = len(batch), 0
+        try:
+            while start < n and pipeline.is_ready():
+                item = batch[start]
+                if type(item) is Rejected:
+                    context = {} if item.context is None else item.context
+                    pipeline.reject(self.Id, item.raw, item.reason, context)
+                    self._rejects -= 1
+                    start += 1
+                    continue
+                end = start + 1
+                while end < n and type(batch[end]) is not Rejected:
+                    end += 1
+                run = batch[start:end]
+                taken = pipeline.process_batch(
+                    [r[0] for r in run], [{} if r[2] is None else r[2] for r in run]
+                )
+                start += taken
+                if taken < len(run):
+                    break
+        finally:
+            _current.reset(token)
+        if start < n:
+            self._buffer.extendleft(reversed(batch[start:]))
+            mark.positions = [r.position for r in batch[:start] if r.position is not None]
+        return start
 
 
 class BlockingSource(IOSource):
@@ -199,9 +266,10 @@ class BlockingSource(IOSource):
     def open(self) -> None:
         """Connect; called once before the first ``read``."""
 
-    def read(self, max_items: int) -> Sequence[Received] | None:
+    def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
         """Return up to ``max_items`` events; ``[]`` when none came within a short poll, None when
-        the input has ended. May block (briefly: a stop waits for a read in progress)."""
+        the input has ended. May block (briefly: a stop waits for a read in progress). An input
+        that cannot become an event is returned as a ``Rejected`` in its place."""
         return None
 
     def acknowledge(self, positions: Sequence[Any]) -> None:
@@ -218,8 +286,9 @@ class AsyncSource(IOSource):
     async def open(self) -> None:
         """Connect; called once before the first ``read``."""
 
-    async def read(self, max_items: int) -> Sequence[Received] | None:
-        """Return up to ``max_items`` events; ``[]`` when none came, None when the input ended."""
+    async def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
+        """Return up to ``max_items`` events (``Rejected`` for bad input); ``[]`` when none came,
+        None when the input ended."""
         return None
 
     async def acknowledge(self, positions: Sequence[Any]) -> None:

@@ -31,7 +31,8 @@ class PipelineStatistics:
     """A snapshot of one pipeline's counters.
 
     When no event is in flight, ``event_in + event_generated == event_out + event_drop + warning
-    + error + event_absorbed``: every event that entered is accounted for exactly once.
+    + error + event_absorbed``: every event that entered is accounted for exactly once. Inputs a
+    source rejected (``rejected``) never became events, so they are outside that balance.
 
     Attributes:
         pipeline_id: the pipeline's id.
@@ -42,8 +43,11 @@ class PipelineStatistics:
         error: events that failed under the hard error policy (the pipeline then stopped).
         event_generated: events created by generators and by components' tick or stop output.
         event_absorbed: events consumed by a generator (turned into its output).
-        dead_letter: failed events handed to the dead-letter sink (also counted as a failure).
+        dead_letter: failed events and rejected inputs handed to the dead-letter sink (each also
+            counted as a failure or in ``rejected``).
         source_error: failures of sources outside any event (a cycle raised, a connection broke).
+        rejected: inputs a source could not turn into events (undecodable, oversized, malformed:
+            ``pumpcore.lowlevel.Rejected``), each dropped and dead-lettered, never in ``event_in``.
         timings: sampled time per component id.
     """
 
@@ -57,6 +61,7 @@ class PipelineStatistics:
     event_absorbed: int = 0
     dead_letter: int = 0
     source_error: int = 0
+    rejected: int = 0
     timings: Mapping[str, ProcessorTiming] = attrs.field(factory=dict)
 
     @property
@@ -76,6 +81,7 @@ class PipelineStatistics:
             "event.absorbed": self.event_absorbed,
             "event.dead_letter": self.dead_letter,
             "source.error": self.source_error,
+            "event.rejected": self.rejected,
         }
 
     def __getitem__(self, name: str) -> Any:
