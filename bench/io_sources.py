@@ -66,7 +66,8 @@ from pumpcore_http import HTTPServerSource
 from pumpcore_socket import StreamServerSource
 from workload import CountSink, enrich, keep, make_lines, parse
 
-from pumpcore import Pipeline, Received
+from pumpcore import Pipeline
+from pumpcore.lowlevel import Rejected
 
 CASES = ("file", "tcp", "webhook")
 
@@ -208,7 +209,7 @@ def plain_webhook(sender: Sender, n: int) -> int:
 class TCPServer(StreamServerSource):
     """Ends its input once the client's connection ended and its lines were all read."""
 
-    async def read(self, max_items: int) -> Sequence[Received] | None:
+    async def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
         items = await super().read(max_items)
         statistics = self.statistics()
         if not items and statistics.connections and not statistics.connections_open:
@@ -230,7 +231,7 @@ class Webhook(HTTPServerSource):
         super().__init__(config={"listen": "127.0.0.1 0"})
         self.n = n
 
-    async def read(self, max_items: int) -> Sequence[Received] | None:
+    async def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
         items = await super().read(max_items)
         if not items and self.statistics().events >= self.n:
             return None

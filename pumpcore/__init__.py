@@ -27,6 +27,7 @@ from ._errors import PipelineStoppedError as PipelineStoppedError
 from ._errors import ProcessingError as ProcessingError
 from ._errors import PumpError as PumpError
 from ._errors import QueueFullError as QueueFullError
+from ._errors import RejectedInputError as RejectedInputError
 from ._io_source import AsyncSink as AsyncSink
 from ._io_source import AsyncSource as AsyncSource
 from ._io_source import BlockingSink as BlockingSink
@@ -69,6 +70,7 @@ __all__ = (
     "PumpError",
     "QueueFullError",
     "Received",
+    "RejectedInputError",
     "Settings",
     "Sink",
     "Source",

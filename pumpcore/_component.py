@@ -221,10 +221,15 @@ class Source(Component):
             an event of theirs that fails is that input's failure — counted as a warning,
             dead-lettered and reported to failure listeners — and the pipeline goes on whatever
             its error policy says. One bad input must not stop a service.
+        isolate_source_failures: True for sources whose own failures concern one input only (a
+            poll the server refused): ``report_source_failure`` counts it (``source.error``) and
+            reports it soft, and the pipeline goes on whatever its error policy says; the next
+            poll is the retry.
     """
 
     passive: bool = False
     isolate_failures: bool = False
+    isolate_source_failures: bool = False
 
     def process(self, event: Any, context: Context | None = None) -> None:
         """Send ``event`` through the pipeline (synchronously, up to the sink)."""

@@ -53,7 +53,7 @@ class Mark:
 
     __slots__ = ("failed", "holds", "positions", "source")
 
-    def __init__(self, source: Source, positions: list[Any]) -> None:
+    def __init__(self, source: Source, positions: Sequence[Any]) -> None:
         self.source = source
         self.positions = positions
         self.holds = 0
@@ -157,8 +157,9 @@ class Ledger:
         #: in this run (its events may be lost from a sink's buffer).
         self.poisoned = False
 
-    def open_mark(self, positions: list[Any]) -> Mark:
-        """A new batch is about to be processed; it is recorded in read order."""
+    def open_mark(self, positions: Sequence[Any]) -> Mark:
+        """A new batch is about to be processed; it is recorded in read order (its positions
+        may include None for events with nothing to acknowledge)."""
         mark = Mark(self.source, positions)
         self._marks.append(mark)
         return mark
@@ -179,6 +180,8 @@ class Ledger:
                 break
             marks.popleft()
             done.extend(mark.positions)
+        if None in done:  # records read without a position (a batch column keeps their place)
+            done = [p for p in done if p is not None]
         return done
 
     def blocked_by(self) -> Mark | None:
@@ -195,10 +198,3 @@ class Ledger:
     def failed(self) -> bool:
         """True when a mark failed: nothing from it on will be acknowledged in this run."""
         return any(m.failed for m in self._marks)
-
-
-def batch(ledger: Ledger | None, positions: Sequence[Any]) -> Origin:
-    """The origin of a batch about to be processed (``NO_ORIGIN`` without a ledger)."""
-    if ledger is None:
-        return NO_ORIGIN
-    return Origin((ledger.open_mark(list(positions)),))

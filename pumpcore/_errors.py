@@ -26,6 +26,21 @@ class IncompletePipelineError(ProcessingError):
     """An event fell off the end of a pipeline without reaching a sink."""
 
 
+class RejectedInputError(ProcessingError):
+    """An input a source could not turn into an event (undecodable, oversized, malformed).
+
+    It is the ``exception`` of the ``Failure`` a rejected input is reported with
+    (``pumpcore.lowlevel.Rejected``), so a dead-letter sink tells it from an event that failed.
+
+    Attributes:
+        reason: why the source rejected the input, as the adapter said it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class QueueFullError(PumpError):
     """A bounded queue (an ``InternalSource``) cannot take another event right now.
 

@@ -29,16 +29,23 @@ Acknowledgement rules (at-least-once delivery; the bookkeeping is ``pumpcore/_de
    from there on in this run (later acknowledgements would commit the failed positions too,
    for brokers whose commits are cumulative); a sink whose flush raises *poisons* the sources
    that feed it. Other sources go on. A restart replays from the last acknowledged position.
+
+Bad input: an input the adapter cannot turn into an event (an undecodable line, an oversized
+message, a malformed frame) is returned by ``read`` as a ``Rejected`` among the ``Received``
+items. It crosses threads the way every read does, so adapter code on a worker thread or on the
+bridge's loop never touches the pipeline; ``pump`` hands it to the pipeline in read order
+(``Pipeline.reject``: counted as ``event.rejected``, dead-lettered, reported to failure
+listeners), and its position is done with its batch.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from ._component import Context, Sink, Source
-from ._delivery import Ledger, Origin, _current
+from ._delivery import Ledger, Origin, _current, running
 from ._errors import ConfigError
 
 if TYPE_CHECKING:
@@ -58,6 +65,47 @@ class Received(NamedTuple):
     event: Any
     position: Any = None
     context: Context | None = None
+
+
+class Rejected(NamedTuple):
+    """An input an adapter could not turn into an event; ``read`` returns it among its
+    ``Received`` items (see the module's "Bad input").
+
+    Attributes:
+        raw: what was received (bytes, a prefix of them, or None when nothing was kept, e.g. a
+            line too long to hold).
+        reason: why it was rejected, short and for humans (``"not utf-8: ..."``); it becomes
+            the message of the ``RejectedInputError`` the dead-letter sink gets.
+        position: what to acknowledge once it is dealt with, as for ``Received``.
+        context: the input's context (the peer, the connection), as an event's would be.
+    """
+
+    raw: Any
+    reason: str
+    position: Any = None
+    context: Context | None = None
+
+
+class Batch(NamedTuple):
+    """Events read together, as parallel columns: what a high-rate adapter returns from
+    ``read`` instead of a ``Received`` per record (no object per record is made, and the
+    pipeline's fast path takes slices of the columns).
+
+    Attributes:
+        events: the events, in read order.
+        positions: each event's position (none may be None), or None when there is nothing to
+            acknowledge.
+        contexts: each event's context, or None for a fresh ``{}`` each.
+    """
+
+    events: Sequence[Any]
+    positions: Sequence[Any] | None = None
+    contexts: Sequence[Context] | None = None
+
+
+ReadResult = Sequence[Received | Rejected] | Batch | None
+"""What ``read`` returns: records (bad inputs as ``Rejected`` among them), a ``Batch``, or None
+when the input has ended for good."""
 
 
 class IOSource(Source):
@@ -84,7 +132,11 @@ class IOSource(Source):
         config: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(pipeline, id, config)
-        self._buffer: deque[Received] = deque()
+        # Batches and rejects in read order; _head is how much of the first batch was taken,
+        # _pending how many events and rejects wait in all.
+        self._io_buffer: deque[Batch | Rejected] = deque()
+        self._io_head = 0
+        self._io_waiting = 0
         self._ended = False
         self._reading = False
         self._read_at = float("-inf")
@@ -103,7 +155,7 @@ class IOSource(Source):
         return (
             not self._ended
             and not self._reading
-            and len(self._buffer) < self.read_size
+            and self._io_waiting < self.read_size
             and now >= self._read_at
         )
 
@@ -112,16 +164,37 @@ class IOSource(Source):
         self._reading = True
         return self.read_size
 
-    def feed(self, items: Iterable[Received] | None, now: float) -> None:
+    def feed(self, items: ReadResult, now: float) -> None:
         """The read returned ``items`` (None: the input has ended for good)."""
         self._reading = False
         if items is None:
             self._ended = True
             return
-        before = len(self._buffer)
-        self._buffer.extend(items)
-        if len(self._buffer) == before:
+        before = self._io_waiting
+        if type(items) is Batch:
+            if items.events:
+                self._io_buffer.append(items)
+                self._io_waiting += len(items.events)
+        else:
+            self._feed_records(items)  # type: ignore[arg-type]
+        if self._io_waiting == before:
             self._read_at = now + float(self.Config["poll_interval"])
+
+    def _feed_records(self, items: Sequence[Received | Rejected]) -> None:
+        """Turn records into batches (runs of ``Received``) and rejects, in read order."""
+        buffer, n, start = self._io_buffer, len(items), 0
+        while start < n:
+            if type(items[start]) is Rejected:
+                buffer.append(items[start])  # type: ignore[arg-type]
+                start += 1
+                continue
+            end = start + 1
+            while end < n and type(items[end]) is not Rejected:
+                end += 1
+            events, positions, contexts = zip(*items[start:end], strict=True)
+            buffer.append(Batch(events, _column(positions), _contexts(contexts)))
+            start = end
+        self._io_waiting += n
 
     def read_failed(self, now: float) -> None:
         """The read raised (already reported to the pipeline); try again after ``retry_delay``."""
@@ -138,11 +211,11 @@ class IOSource(Source):
 
     def has_pending(self) -> bool:
         """True while read events wait in the buffer."""
-        return bool(self._buffer)
+        return self._io_waiting > 0
 
     def exhausted(self) -> bool:
         """True once the input ended and every read event was taken."""
-        return self._ended and not self._buffer
+        return self._ended and not self._io_waiting
 
     def next_awake(self) -> float | None:
         """When the next read may start (after an empty or failed read)."""
@@ -151,31 +224,65 @@ class IOSource(Source):
         return self._read_at
 
     def pump(self, max_items: int) -> int:
-        """Process up to ``max_items`` buffered events as one batch; return how many were taken.
+        """Process up to ``max_items`` buffered events; return how many were taken.
 
-        The batch's positions become one mark of the source's ledger (``pumpcore/_delivery``),
-        the current origin while it is processed.
+        Each slice of a batch goes to ``Pipeline.process_batch`` as one mark of the source's
+        ledger (``pumpcore/_delivery``), the current origin while it is processed; a reject goes
+        to ``Pipeline.reject`` in its turn, its position done with it.
         """
         pipeline = self.Pipeline
         if pipeline is None:
             raise RuntimeError(f"source {self.Id!r} is not part of a pipeline")
-        buffer = self._buffer
-        n = min(max_items, len(buffer))
-        if n == 0:
-            return 0
-        batch = [buffer.popleft() for _ in range(n)]
-        mark = self.ledger.open_mark([r[1] for r in batch if r[1] is not None])
-        token = _current.set(Origin((mark,)))
-        try:
-            taken = pipeline.process_batch(
-                [r[0] for r in batch], [{} if r[2] is None else r[2] for r in batch]
-            )
-        finally:
-            _current.reset(token)
-        if taken < n:
-            buffer.extendleft(reversed(batch[taken:]))
-            mark.positions = [r[1] for r in batch[:taken] if r[1] is not None]
+        buffer, ledger = self._io_buffer, self.ledger
+        taken = 0
+        while taken < max_items and buffer and pipeline.is_ready():
+            head = buffer[0]
+            if type(head) is Rejected:
+                buffer.popleft()
+                mark = ledger.open_mark(() if head.position is None else (head.position,))
+                with running(Origin((mark,))):
+                    context = {} if head.context is None else head.context
+                    pipeline.reject(self.Id, head.raw, head.reason, context)
+                taken += 1
+                continue
+            assert type(head) is Batch
+            at = self._io_head
+            end = min(len(head.events), at + max_items - taken)
+            events = head.events[at:end]
+            positions = () if head.positions is None else head.positions[at:end]
+            contexts = None if head.contexts is None else head.contexts[at:end]
+            mark = ledger.open_mark(positions)
+            token = _current.set(Origin((mark,)))
+            try:
+                done = pipeline.process_batch(events, contexts)
+            finally:
+                _current.reset(token)
+            if done < end - at and positions:
+                mark.positions = positions[:done]
+            taken += done
+            if at + done == len(head.events):
+                buffer.popleft()
+                self._io_head = 0
+            else:
+                self._io_head = at + done
+            if done < end - at:
+                break  # the pipeline stopped taking (throttled, or a hard error)
+        self._io_waiting -= taken
         return taken
+
+
+def _column(values: Sequence[Any]) -> Sequence[Any] | None:
+    """Positions of records as a batch column: None when none has one; the records without
+    one are left out of acknowledgements (``Ledger`` skips None)."""
+    return values if any(v is not None for v in values) else None
+
+
+def _contexts(values: Sequence[Context | None]) -> Sequence[Context] | None:
+    """Contexts of records as a batch column: None when none has one, fresh ``{}`` for those
+    without one otherwise."""
+    if all(v is None for v in values):
+        return None
+    return [{} if v is None else v for v in values]
 
 
 class BlockingSource(IOSource):
@@ -199,9 +306,11 @@ class BlockingSource(IOSource):
     def open(self) -> None:
         """Connect; called once before the first ``read``."""
 
-    def read(self, max_items: int) -> Sequence[Received] | None:
-        """Return up to ``max_items`` events; ``[]`` when none came within a short poll, None when
-        the input has ended. May block (briefly: a stop waits for a read in progress)."""
+    def read(self, max_items: int) -> ReadResult:
+        """Return up to ``max_items`` events (records, or a ``Batch``); ``[]`` when none came
+        within a short poll, None when the input has ended. May block (briefly: a stop waits for
+        a read in progress). An input that cannot become an event is returned as a ``Rejected``
+        in its place."""
         return None
 
     def acknowledge(self, positions: Sequence[Any]) -> None:
@@ -218,8 +327,9 @@ class AsyncSource(IOSource):
     async def open(self) -> None:
         """Connect; called once before the first ``read``."""
 
-    async def read(self, max_items: int) -> Sequence[Received] | None:
-        """Return up to ``max_items`` events; ``[]`` when none came, None when the input ended."""
+    async def read(self, max_items: int) -> ReadResult:
+        """Return up to ``max_items`` events (``Rejected`` for bad input); ``[]`` when none came,
+        None when the input ended."""
         return None
 
     async def acknowledge(self, positions: Sequence[Any]) -> None:

@@ -7,6 +7,7 @@ Rules of this state machine:
 2. Every event that enters is accounted for exactly once: it reaches the sink (``event.out``), is
    dropped by a processor (``event.drop``), fails (``warning`` under the soft policy, ``error``
    under the hard one), or is absorbed by a generator (whose output counts as ``event.generated``).
+   An input a source rejected (``reject``) never became an event: it counts as ``event.rejected``.
 3. A hard error stops intake: ``process_events`` takes nothing until ``set_error(None, None, None)``
    recovers the pipeline. The events it did not take are the caller's to keep.
 4. ``throttle(who, True)`` makes the pipeline and every linked ancestor not ready until the same
@@ -39,7 +40,12 @@ import attrs
 from ._component import Component, Context, Generator, Processor, Sink, Source, step_mode
 from ._config import Configurable, Settings, current_settings
 from ._delivery import Held, _current
-from ._errors import ConfigError, IncompletePipelineError, PipelineStoppedError
+from ._errors import (
+    ConfigError,
+    IncompletePipelineError,
+    PipelineStoppedError,
+    RejectedInputError,
+)
 from ._link import Offload
 from ._statistics import PipelineStatistics, ProcessorTiming
 
@@ -70,10 +76,11 @@ class Failure:
 
     Attributes:
         pipeline_id: where it happened.
-        component_id: the component that raised (``Pipeline.Id`` for a pipeline-level failure).
+        component_id: the component that raised (``Pipeline.Id`` for a pipeline-level failure; the
+            source's id for an input it rejected).
         context: the event's context.
-        event: the event as it entered the failing component.
-        exception: what was raised.
+        event: the event as it entered the failing component (the raw input, for a rejected one).
+        exception: what was raised (``RejectedInputError`` for a rejected input).
         soft: True when the policy dropped the event and went on, False when it stopped intake.
     """
 
@@ -114,6 +121,15 @@ class Pipeline(Configurable):
         error_policy: ``"hard"`` (BSPump's default: stop intake on the first failure), ``"soft"``
             (count a warning, drop the event, go on), or a function ``(exc, context, event) ->
             bool`` returning True for soft. Subclasses may override ``handle_error`` instead.
+            Given here, it wins over the ``error_policy`` config key; left out (None), the key
+            decides.
+
+    Config:
+        error_policy: ``hard`` or ``soft``, for a config file's ``[pipeline:ID]`` section (a
+            function can only be given to the constructor). Precedence, highest first: the
+            constructor's ``error_policy``, ``config=``, the config file, ``ConfigDefaults``.
+        async_concurency_limit: how many async or blocking processor calls may run at once.
+        sample_every: one event in this many is timed per component.
 
     Example:
         >>> from pumpcore.common import ListSink
@@ -131,6 +147,8 @@ class Pipeline(Configurable):
         "async_concurency_limit": 1000,
         # One event in this many is timed per component when an executor supplies a timer.
         "sample_every": 1000,
+        # "hard" or "soft": a config file's way to set the error policy (the argument wins).
+        "error_policy": "hard",
     }
 
     Id: str
@@ -141,13 +159,20 @@ class Pipeline(Configurable):
         config: Mapping[str, Any] | None = None,
         *,
         settings: Settings | None = None,
-        error_policy: ErrorPolicy = "hard",
+        error_policy: ErrorPolicy | None = None,
     ) -> None:
         self.Settings = settings if settings is not None else current_settings()
         self._joined: set[str] = set()  # ids that read their section (component_section)
         super().__init__(id=id, config=config)
         self.reconfigure(self.Settings.section(f"pipeline:{self.Id}"))
-        if not (callable(error_policy) or error_policy in ("hard", "soft")):
+        if error_policy is None:
+            error_policy = self.Config["error_policy"]
+            if error_policy not in ("hard", "soft"):
+                raise ConfigError(
+                    f"Pipeline {self.Id!r}: config key 'error_policy' must be 'hard' or 'soft', "
+                    f"got {error_policy!r}"
+                )
+        elif not (callable(error_policy) or error_policy in ("hard", "soft")):
             raise ConfigError(
                 f"Pipeline {self.Id!r}: error_policy must be 'hard', 'soft' or a function, "
                 f"got {error_policy!r}"
@@ -161,7 +186,7 @@ class Pipeline(Configurable):
         # Counters live in plain ints; statistics() freezes them.
         self._n_in = self._n_out = self._n_drop = 0
         self._n_warn = self._n_err = self._n_gen = self._n_abs = self._n_dead = 0
-        self._n_src_err = self._n_dead_err = 0
+        self._n_src_err = self._n_dead_err = self._n_rej = 0
         self._timer: Callable[[], float] | None = None
         self._sample_every = int(self.Config["sample_every"])
         self._countdown = self._sample_every
@@ -813,14 +838,35 @@ class Pipeline(Configurable):
             if dead_letter_failure is not None:
                 listener(dead_letter_failure)
 
+    def reject(self, source_id: str, raw: Any, reason: str, context: Context) -> None:
+        """A source could not turn an input into an event (``pumpcore.lowlevel.Rejected``).
+
+        Counted as ``rejected`` (never in ``event_in``: it never became an event), handed to
+        the dead-letter sink and the failure listeners as a soft ``Failure`` whose exception is
+        a ``RejectedInputError``; its position is done with its batch. The error policy is not
+        asked: the adapter has already decided that this input, not the pipeline, is at fault.
+        """
+        self._n_rej += 1
+        failure = Failure(self.Id, source_id, context, raw, RejectedInputError(reason), True)
+        if self._dead_letter is not None:
+            self._dead_letter.process(context, failure)
+            self._n_dead += 1
+        for listener in list(self._failure_listeners):
+            listener(failure)
+
     def report_source_failure(self, source_id: str, exc: Exception) -> bool:
         """A source failed outside of any event (its ``cycle`` raised, a connection broke).
 
-        The error policy decides as for events (with ``event`` None); the failure is counted as
-        ``source_error``, not among the event counters. Returns True when it was soft.
+        The error policy decides as for events (with ``event`` None) — unless the source
+        isolates its own failures (``Source.isolate_source_failures``: a refused poll), which
+        are always soft. The failure is counted as ``source_error``, not among the event
+        counters. Returns True when it was soft.
         """
+        source = self.locate_source(source_id)
         try:
-            soft = self.handle_error(exc, {}, None)
+            soft = (source is not None and source.isolate_source_failures) or self.handle_error(
+                exc, {}, None
+            )
         except Exception:
             soft = False
         self._n_src_err += 1
@@ -1012,6 +1058,7 @@ class Pipeline(Configurable):
             dead_letter=self._n_dead,
             dead_letter_error=self._n_dead_err,
             source_error=self._n_src_err,
+            rejected=self._n_rej,
             timings={k: ProcessorTiming(int(v[0]), v[1]) for k, v in timings.items()},
         )
 

@@ -31,7 +31,8 @@ class PipelineStatistics:
     """A snapshot of one pipeline's counters.
 
     When no event is in flight, ``event_in + event_generated == event_out + event_drop + warning
-    + error + event_absorbed``: every event that entered is accounted for exactly once.
+    + error + event_absorbed``: every event that entered is accounted for exactly once. Inputs a
+    source rejected (``rejected``) never became events, so they are outside that balance.
 
     Attributes:
         pipeline_id: the pipeline's id.
@@ -42,10 +43,13 @@ class PipelineStatistics:
         error: events that failed under the hard error policy (the pipeline then stopped).
         event_generated: events created by generators and by components' tick or stop output.
         event_absorbed: events consumed by a generator (turned into its output).
-        dead_letter: failed events handed to the dead-letter sink (also counted as a failure).
+        dead_letter: failed events and rejected inputs handed to the dead-letter sink (each also
+            counted as a failure or in ``rejected``).
         source_error: failures of sources outside any event (a cycle raised, a connection broke).
         dead_letter_error: failed events the dead-letter sink raised on (they are counted as a
             failure all the same; only the dead letter is lost).
+        rejected: inputs a source could not turn into events (undecodable, oversized, malformed:
+            ``pumpcore.lowlevel.Rejected``), each dropped and dead-lettered, never in ``event_in``.
         timings: sampled time per component id.
     """
 
@@ -60,6 +64,7 @@ class PipelineStatistics:
     dead_letter: int = 0
     source_error: int = 0
     dead_letter_error: int = 0
+    rejected: int = 0
     timings: Mapping[str, ProcessorTiming] = attrs.field(factory=dict)
 
     @property
@@ -80,6 +85,7 @@ class PipelineStatistics:
             "event.dead_letter": self.dead_letter,
             "source.error": self.source_error,
             "dead_letter.error": self.dead_letter_error,
+            "event.rejected": self.rejected,
         }
 
     def __getitem__(self, name: str) -> Any:

@@ -7,7 +7,8 @@ acknowledgement, the run machine's commands. They import them from here, never f
 ``pumpcore._*`` modules (a test keeps executors and adapters to that).
 
 - Sources and sinks that do I/O: ``BlockingSource``, ``AsyncSource``, ``BlockingSink``,
-  ``AsyncSink``, ``Received`` (see ``pumpcore/_io_source.py`` for the rules).
+  ``AsyncSink``, ``Received``, ``Rejected`` (an input that could not become an event; see
+  ``pumpcore/_io_source.py`` for the rules).
 - Delivery (``pumpcore/_delivery.py``): ``Mark``, ``Origin``, ``Ledger``; ``hold()`` for a
   component that keeps the event being processed, ``Held`` to emit it later, ``running`` to
   process under a kept origin.
@@ -32,10 +33,13 @@ from ._driver import Work as Work
 from ._driver import is_async_cycle as is_async_cycle
 from ._io_source import AsyncSink as AsyncSink
 from ._io_source import AsyncSource as AsyncSource
+from ._io_source import Batch as Batch
 from ._io_source import BlockingSink as BlockingSink
 from ._io_source import BlockingSource as BlockingSource
 from ._io_source import IOSource as IOSource
+from ._io_source import ReadResult as ReadResult
 from ._io_source import Received as Received
+from ._io_source import Rejected as Rejected
 from ._io_source import flush_is_noop as flush_is_noop
 from ._io_source import has_serve as has_serve
 from ._link import ExecutorLink as ExecutorLink
@@ -58,6 +62,7 @@ __all__ = (
     "Acknowledge",
     "AsyncSink",
     "AsyncSource",
+    "Batch",
     "BlockingSink",
     "BlockingSource",
     "Close",
@@ -75,7 +80,9 @@ __all__ = (
     "Open",
     "Origin",
     "Read",
+    "ReadResult",
     "Received",
+    "Rejected",
     "RunMachine",
     "Serve",
     "Step",

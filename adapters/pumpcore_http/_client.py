@@ -176,9 +176,11 @@ class RetryingClient:
         retries: int,
         chilldown: float,
         timeout: float,
+        quiet: bool = False,
         **kwargs: Any,
     ) -> tuple[requests.Response, int]:
-        """Send until an accepted response; return it and the number of attempts.
+        """Send until an accepted response; return it and the number of attempts. ``quiet``
+        logs the retries at DEBUG instead of WARNING (a poller whose server is known down).
 
         Raises:
             HTTPClientError: every attempt failed, or one failed in a way retrying cannot help.
@@ -219,7 +221,8 @@ class RetryingClient:
                     status=status,
                 )
                 raise error from cause
-            log.warning(
+            log.log(
+                logging.DEBUG if quiet else logging.WARNING,
                 "%s: %s %s failed (%s), retry %d/%d in %.3g s",
                 self.label, method, redact(url), problem, attempt, retries, chilldown,
             )  # fmt: skip

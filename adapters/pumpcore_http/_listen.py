@@ -32,6 +32,7 @@ from anyio.abc import ByteStream, SocketAttribute, SocketListener, SocketStream,
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from pumpcore import AsyncSource, ConfigError, Received, config_value_repr
+from pumpcore.lowlevel import Rejected
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
@@ -96,6 +97,10 @@ class ServerSource(AsyncSource):
     connection to ``handle_connection`` (which subclasses write) and drains the queue in
     ``read``.
 
+    A server serves many clients: an event of theirs that fails in a processor is that input's
+    failure (``isolate_failures``): counted as a warning and dead-lettered, never the end of the
+    service. Input that cannot become an event at all goes into the queue as a ``Rejected``.
+
     Config:
         listen: where to listen: ``"host port"`` (BSPump's ``web_listen`` form; ``"host:port"``
             works too); port 0 picks a free port, ``address`` tells which. The default listens
@@ -106,6 +111,8 @@ class ServerSource(AsyncSource):
         "listen": "127.0.0.1 8080",
     }
 
+    isolate_failures = True
+
     def __init__(
         self,
         pipeline: Pipeline | None = None,
@@ -114,8 +121,8 @@ class ServerSource(AsyncSource):
     ) -> None:
         super().__init__(pipeline, id, config)
         self._listeners: list[SocketListener] = []
-        self._send: MemoryObjectSendStream[Received] | None = None
-        self._recv: MemoryObjectReceiveStream[Received] | None = None
+        self._send: MemoryObjectSendStream[Received | Rejected] | None = None
+        self._recv: MemoryObjectReceiveStream[Received | Rejected] | None = None
         self._addresses: tuple[tuple[str, int], ...] = ()
         self._n_errors = 0
 
@@ -164,7 +171,9 @@ class ServerSource(AsyncSource):
             if isinstance(local, tuple):
                 bound.append((str(local[0]), int(local[1])))
         self._addresses = tuple(bound)
-        self._send, self._recv = anyio.create_memory_object_stream[Received](self.queue_capacity())
+        self._send, self._recv = anyio.create_memory_object_stream[Received | Rejected](
+            self.queue_capacity()
+        )
 
     async def serve(self) -> None:
         """Accept connections on every listener until cancelled (rule 3)."""
@@ -172,12 +181,12 @@ class ServerSource(AsyncSource):
             for listener in self._listeners:
                 connections.start_soon(self._accept_loop, listener, connections)
 
-    async def read(self, max_items: int) -> Sequence[Received] | None:
+    async def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
         """What connections queued: waits a moment for the first, then takes what is there."""
         recv = self._recv
         if recv is None:
             return []
-        items: list[Received] = []
+        items: list[Received | Rejected] = []
         try:
             with anyio.move_on_after(READ_WAIT):
                 items.append(await recv.receive())
@@ -206,7 +215,7 @@ class ServerSource(AsyncSource):
         (unbounded by default: a subclass that bounds by something else says so)."""
         return math.inf
 
-    def queue(self) -> MemoryObjectSendStream[Received]:
+    def queue(self) -> MemoryObjectSendStream[Received | Rejected]:
         """The sending end of the queue ``read`` drains (rule 2)."""
         if self._send is None:
             raise RuntimeError(f"{type(self).__name__} {self.Id!r} is not open")

@@ -1,13 +1,27 @@
-"""HTTPClientSource: polls a URL on each trigger and emits the response body."""
+"""HTTPClientSource: polls a URL on each trigger and emits the response body.
+
+A refused poll (connection refused, a timeout, a status not accepted after the retries) is that
+poll's failure, not the pipeline's: a service that polls must outlive the server it polls. So by
+default (``on_error = continue``) the source isolates its own failures
+(``Source.isolate_source_failures``): each is counted as ``source.error`` and reported to the
+failure listeners as soft, and the next firing is the retry, whatever the pipeline's error
+policy says. The source logs the first failed poll of a run of them at WARNING and the poll
+that answers again at INFO; the retries and failures in between go to DEBUG, so a server down
+for a day does not fill the log. ``on_error = policy`` hands such failures to the error policy
+as before (under the hard policy the pipeline stops). Either way, an event that fails in a
+processor (a body that is not JSON) goes through the error policy like any event.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pumpcore import ConfigError, Context, TriggerSource, config_value_repr
 
 from ._client import (
+    HTTPClientError,
     HTTPClientStatistics,
     RetryingClient,
     accepts,
@@ -15,12 +29,15 @@ from ._client import (
     parse_codes,
     parse_str_mapping,
     positive,
+    redact,
 )
 
 if TYPE_CHECKING:
     import requests
 
     from pumpcore import Pipeline
+
+log = logging.getLogger("pumpcore.http")
 
 
 class HTTPClientSource(TriggerSource):
@@ -31,9 +48,10 @@ class HTTPClientSource(TriggerSource):
     redirects), ``method``, ``status``, ``response_headers`` (a dict) and ``attempts``.
 
     Failed attempts are retried (see ``pumpcore_http``'s retry rules); when the last one fails,
-    ``cycle`` raises ``HTTPClientError``, which the executor reports through the pipeline's error
-    policy (counted as ``source_error``; the soft policy polls again on the next firing). A body
-    that is not what the next processor expects (invalid JSON) is that processor's error.
+    ``cycle`` raises ``HTTPClientError``, which the executor reports (counted as
+    ``source_error``); the source polls again on the next firing, and the pipeline goes on
+    unless ``on_error`` is ``"policy"`` and the policy is hard (see the module). A body that is
+    not what the next processor expects (invalid JSON) is that processor's error.
 
     Args:
         headers: request headers (BSPump's argument), laid over the ``headers`` config key.
@@ -47,6 +65,8 @@ class HTTPClientSource(TriggerSource):
         retries: how many times a failed attempt is retried within one cycle.
         fail_chilldown: seconds to wait before each retry.
         timeout: seconds to wait for the connection and for each read of the response.
+        on_error: ``"continue"``: a failed poll never stops the pipeline; ``"policy"``: the
+            pipeline's error policy decides (the hard policy stops it).
 
     Example:
         >>> from pumpcore.trigger import PeriodicTrigger
@@ -66,6 +86,7 @@ class HTTPClientSource(TriggerSource):
         "retries": 2,
         "fail_chilldown": 1.0,
         "timeout": 30.0,
+        "on_error": "continue",
     }
 
     def __init__(
@@ -79,6 +100,7 @@ class HTTPClientSource(TriggerSource):
         self._headers_arg = dict(headers or {})
         super().__init__(pipeline, id, config)
         self._client = RetryingClient(type(self).__name__)
+        self._failing = 0  # polls failed in a row: only the first is logged at WARNING
 
     def apply_config(self) -> None:
         super().apply_config()
@@ -107,6 +129,12 @@ class HTTPClientSource(TriggerSource):
             owner, "fail_chilldown", config["fail_chilldown"], allow_zero=True
         )
         self._timeout = positive(owner, "timeout", config["timeout"], allow_zero=False)
+        on_error = str(config["on_error"])
+        if on_error not in ("continue", "policy"):
+            raise ConfigError(
+                f"{owner}: config key 'on_error' must be 'continue' or 'policy', got {on_error!r}"
+            )
+        self.isolate_source_failures = on_error == "continue"
         if self.Pipeline is not None and not self.URL:
             raise ConfigError(f"{owner}: config key 'url' is empty; give the URL to poll")
 
@@ -121,17 +149,30 @@ class HTTPClientSource(TriggerSource):
             HTTPClientError: no attempt got an accepted response.
         """
         with new_session() as session:
-            response, attempts = self._client.send(
-                session,
-                self.Method,
-                self.URL,
-                accept=accepts(self.ResponseCodes),
-                retries=self._retries,
-                chilldown=self._chilldown,
-                timeout=self._timeout,
-                headers=self.Headers or None,
-                params=self.Params or None,
-            )
+            try:
+                response, attempts = self._client.send(
+                    session,
+                    self.Method,
+                    self.URL,
+                    accept=accepts(self.ResponseCodes),
+                    retries=self._retries,
+                    chilldown=self._chilldown,
+                    timeout=self._timeout,
+                    quiet=self._failing > 0,
+                    headers=self.Headers or None,
+                    params=self.Params or None,
+                )
+            except HTTPClientError as exc:
+                self._failing += 1
+                level = logging.WARNING if self._failing == 1 else logging.DEBUG
+                log.log(level, "%s: poll failed, polling on: %s", self.locate_address(), exc)
+                raise
+        if self._failing:
+            log.info(
+                "%s: %s answers again after %d failed polls",
+                self.locate_address(), redact(self.URL), self._failing,
+            )  # fmt: skip
+            self._failing = 0
         context: Context = {
             "url": response.url,
             "method": self.Method,

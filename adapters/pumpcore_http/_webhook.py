@@ -22,16 +22,32 @@ Rules:
    so nothing could be confirmed: restart the pump), 400 (431 for huge headers: h11's hint) for
    malformed HTTP, 408 for a body that does not arrive within ``request_timeout``.
 3. A stop cancels the handlers. One still waiting for its ticket answers on its way out,
-   shielded and bounded in time: 200 when the ticket came meanwhile, 503 otherwise, so the
-   client retries instead of hanging.
+   shielded and bounded in time: its answer when the ticket came meanwhile, 503 otherwise, so
+   the client retries instead of hanging.
 4. A bad or vanished client ends its own connection only; the server goes on (see
    ``_listen.py``).
+5. Bad input is the client's fault, answered 4xx with a short plain-text reason, and it never
+   stops the server (5xx is kept for the server's own faults: 503, 504). It is still queued
+   with its ticket, so that it is counted and dead-lettered before the answer (with
+   ``wait_for_commit`` false it is answered at once):
+   - a body that does not ``decode`` (not in its charset, not JSON) goes in as a ``Rejected``
+     and is answered **400** once done;
+   - an event that fails in a processor is that request's failure (``isolate_failures``):
+     counted as a warning, dead-lettered, answered **422** with the exception's class and
+     message, shortened. The pipeline's failure listener (on the pipeline's thread) hands
+     ``(request_id, reason)`` over through a ``deque``, and ``acknowledge`` — the one path that
+     wakes waiting requests, on the server's loop — attaches it to the ticket before waking
+     it: the failure always happens before its position is acknowledged. A failure in another
+     pipeline the event was routed to is not seen there: that request is answered 200.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import itertools
 import logging
+from collections import deque
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from types import MappingProxyType
@@ -41,9 +57,11 @@ from urllib.parse import parse_qs
 import anyio
 import attrs
 import h11
+import orjson
 from anyio.abc import SocketStream
 
-from pumpcore import ConfigError, Context, Received, config_value_repr
+from pumpcore import ConfigError, Context, Failure, Received, config_value_repr
+from pumpcore.lowlevel import Rejected, current_origin
 
 from ._listen import GONE, RECEIVE_SIZE, ServerSource, peer_of
 
@@ -54,6 +72,12 @@ log = logging.getLogger("pumpcore.http")
 
 # How long a handler cancelled by a stop may take to answer its client (rule 3).
 _LAST_WORDS = 1.0
+# The longest reason sent with a 400 or 422 (rule 5): enough to tell what was wrong, too short
+# to echo a large body back.
+_REASON_SIZE = 200
+# Request ids (the context's ``request_id``), unique in the process: a ticket finds the failure
+# of its event by it (rule 5).
+_request_ids = itertools.count(1)
 
 Headers = Sequence[tuple[str, str]]
 
@@ -78,12 +102,15 @@ class HTTPServerStatistics:
 
 
 class _Ticket:
-    """A request's position: set when the executor acknowledges it (rule 1)."""
+    """A request's position: set when the executor acknowledges it (rule 1), with the reason
+    its event failed in the pipeline, if it did (rule 5)."""
 
-    __slots__ = ("done",)
+    __slots__ = ("done", "failure", "request_id")
 
-    def __init__(self) -> None:
+    def __init__(self, request_id: int) -> None:
+        self.request_id = request_id
         self.done = anyio.Event()
+        self.failure: str | None = None
 
 
 class _Refusal(Exception):
@@ -98,11 +125,13 @@ class _Refusal(Exception):
 
 class HTTPServerSource(ServerSource):
     """A webhook: serves HTTP/1.1 and turns each request body sent to ``path`` into an event
-    (``bytes``), answering 200 once the event is done (see the module's rules).
+    (``bytes``, or as ``decode`` says), answering 200 once the event is done, 400 for a body
+    that does not decode and 422 for an event the pipeline failed (see the module's rules).
 
     The event's context holds the request: ``method``, ``path``, ``query`` (a dict of lists, as
     ``urllib.parse.parse_qs`` gives), ``headers`` (a dict, lower-case names, repeated headers
-    joined with ``", "``), ``http_version`` and ``peer`` (the client's ``(host, port)``).
+    joined with ``", "``), ``http_version``, ``peer`` (the client's ``(host, port)``) and
+    ``request_id`` (an int unique in the process, for logs and dead letters).
 
     Each source listens on its own address (BSPump's webhooks shared the application's web
     server; pumpcore has no application object). Runs under every executor: it is written on
@@ -119,6 +148,9 @@ class HTTPServerSource(ServerSource):
         retry_after: the ``Retry-After`` seconds sent with 503.
         keepalive_timeout: seconds an idle connection (or a slow request head) is kept.
         request_timeout: seconds a request body may take to arrive; beyond, 408.
+        decode: what the event is: ``""`` the body as ``bytes``; ``"text"`` a ``str`` decoded
+            with the ``content-type``'s charset (utf-8 by default); ``"json"`` the parsed JSON.
+            A body that does not decode is answered 400 (rule 5).
 
     Example:
         >>> source = HTTPServerSource(config={"listen": "127.0.0.1 0", "path": "/hook"})
@@ -136,6 +168,7 @@ class HTTPServerSource(ServerSource):
         "retry_after": 1,
         "keepalive_timeout": 30.0,
         "request_timeout": 30.0,
+        "decode": "",
     }
 
     def __init__(
@@ -148,6 +181,10 @@ class HTTPServerSource(ServerSource):
         self._n_connections = self._n_requests = self._n_events = 0
         self._statuses: dict[int, int] = {}
         self._poison_logged = False
+        # (request_id, reason) from the failure listener on the pipeline's thread, and what
+        # acknowledge took of them on the loop, by request id (rule 5).
+        self._failed: deque[tuple[int, str]] = deque()
+        self._failures: dict[int, str] = {}
 
     def apply_config(self) -> None:
         """Check the configuration."""
@@ -188,6 +225,11 @@ class HTTPServerSource(ServerSource):
                 )
         if self._retry_after < 0:
             raise ConfigError(f"{owner}: config key 'retry_after' must be >= 0")
+        self._decode = str(config["decode"])
+        if self._decode not in ("", "text", "json"):
+            raise ConfigError(
+                f"{owner}: config key 'decode' must be '', 'text' or 'json', got {self._decode!r}"
+            )
 
     def queue_capacity(self) -> float:
         """``queue_size`` requests; beyond, 503."""
@@ -212,10 +254,41 @@ class HTTPServerSource(ServerSource):
             MappingProxyType(dict(self._statuses)),
         )
 
+    async def open(self) -> None:
+        """Bind, and listen to the pipeline's failures (rule 5)."""
+        await super().open()
+        if self.Pipeline is not None:
+            self.Pipeline.add_failure_listener(self._on_failure)
+
+    async def aclose(self) -> None:
+        """Unbind, and stop listening to the pipeline's failures."""
+        if self.Pipeline is not None:
+            self.Pipeline.remove_failure_listener(self._on_failure)
+        await super().aclose()
+
+    def _on_failure(self, failure: Failure) -> None:
+        """A failure listener; runs on the pipeline's thread, so it only appends to a deque
+        (thread-safe) what ``acknowledge`` attaches to the request's ticket (rule 5)."""
+        request_id = failure.context.get("request_id")
+        if (
+            self._wait
+            and type(request_id) is int
+            and any(mark.source is self for mark in current_origin())
+        ):
+            name = type(failure.exception).__name__
+            reason = f"rejected by {failure.component_id}: {name}: {failure.exception}"
+            self._failed.append((request_id, reason))
+
     async def acknowledge(self, positions: Sequence[Any]) -> None:
-        """Release the handlers waiting for these events: they answer 200 (rule 1)."""
+        """Release the handlers waiting for these events: they answer 200, or 400/422 for bad
+        input (rules 1 and 5)."""
+        failed, failures = self._failed, self._failures
+        while failed:
+            request_id, reason = failed.popleft()
+            failures.setdefault(request_id, reason)  # the first failure of a request tells
         for ticket in positions:
             if isinstance(ticket, _Ticket):
+                ticket.failure = failures.pop(ticket.request_id, None)
                 ticket.done.set()
 
     # ------------------------------------------------------------ one connection
@@ -320,8 +393,30 @@ class HTTPServerSource(ServerSource):
             "headers": _headers(request.headers),
             "http_version": request.http_version.decode("ascii", "replace"),
             "peer": peer,
+            "request_id": next(_request_ids),
         }
         await self._queue_event(conn, stream, body, context)
+
+    def _decoded(self, body: bytes, headers: Mapping[str, str]) -> tuple[Any, str | None]:
+        """The event a body becomes by ``decode``, or why it cannot become one (rule 5)."""
+        if not self._decode:
+            return body, None
+        if self._decode == "json":
+            try:
+                return orjson.loads(body), None
+            except orjson.JSONDecodeError as exc:
+                return None, f"the body is not JSON: {exc}"
+        charset = "utf-8"
+        for param in headers.get("content-type", "").split(";")[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "charset":
+                charset = value.strip().strip('"') or charset
+        try:
+            return body.decode(codecs.lookup(charset).name), None
+        except LookupError:
+            return None, f"unknown charset {charset!r}"
+        except UnicodeDecodeError as exc:
+            return None, f"the body is not {charset}: {exc}"
 
     def _check_route(self, path: str, method: str, headers: Sequence[tuple[bytes, bytes]]) -> None:
         if path != self.Path:
@@ -349,16 +444,24 @@ class HTTPServerSource(ServerSource):
     async def _queue_event(
         self, conn: h11.Connection, stream: SocketStream, body: bytes, context: Context
     ) -> None:
-        ticket = _Ticket() if self._wait else None
+        ticket = _Ticket(context["request_id"]) if self._wait else None
+        event, bad = self._decoded(body, context["headers"])
+        item: Received | Rejected
+        if bad is None:
+            item = Received(event, position=ticket, context=context)
+        else:
+            item = Rejected(body, _short(bad), ticket, context)
         try:
-            self.queue().send_nowait(Received(body, position=ticket, context=context))
+            self.queue().send_nowait(item)
         except anyio.WouldBlock:
             retry = [("retry-after", str(self._retry_after))]
             await self._respond(conn, stream, 503, "the queue is full\n", retry)
             return
-        self._n_events += 1
+        if bad is None:
+            self._n_events += 1
         if ticket is None:
-            await self._respond(conn, stream, 202, "queued\n")
+            status, text = (202, "queued") if bad is None else (400, _short(bad))
+            await self._respond(conn, stream, status, f"{text}\n")
             return
         try:
             with anyio.move_on_after(self._ack_timeout):
@@ -366,7 +469,7 @@ class HTTPServerSource(ServerSource):
         except anyio.get_cancelled_exc_class():
             with anyio.move_on_after(_LAST_WORDS, shield=True), contextlib.suppress(*GONE):
                 if ticket.done.is_set():
-                    await self._respond(conn, stream, 200, "done\n")
+                    await self._respond(conn, stream, *_outcome(ticket, bad))
                 else:
                     await self._respond(conn, stream, 503, "the server is stopping; retry\n")
             raise
@@ -374,7 +477,7 @@ class HTTPServerSource(ServerSource):
         # and the client must still hear that its event is safe.
         with anyio.move_on_after(_LAST_WORDS, shield=True):
             if ticket.done.is_set():
-                await self._respond(conn, stream, 200, "done\n")
+                await self._respond(conn, stream, *_outcome(ticket, bad))
             else:
                 await self._respond(conn, stream, 504, "not confirmed in time; send it again\n")
 
@@ -404,6 +507,22 @@ class HTTPServerSource(ServerSource):
         data += conn.send(h11.EndOfMessage())
         self._statuses[status] = self._statuses.get(status, 0) + 1
         await stream.send(data)
+
+
+def _outcome(ticket: _Ticket, bad: str | None) -> tuple[int, str]:
+    """The answer to a request whose ticket came (rules 1 and 5): 400 for a body that did not
+    decode, 422 for an event the pipeline failed, 200 otherwise."""
+    if bad is not None:
+        return 400, f"{_short(bad)}\n"
+    if ticket.failure is not None:
+        return 422, f"{_short(ticket.failure)}\n"
+    return 200, "done\n"
+
+
+def _short(reason: str) -> str:
+    """``reason`` on one line, at most ``_REASON_SIZE`` characters (rule 5)."""
+    line = " ".join(reason.split())
+    return line if len(line) <= _REASON_SIZE else line[: _REASON_SIZE - 1] + "…"
 
 
 def _headers(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -8,9 +8,13 @@ Rules:
    wrong protocol version, 404 for another path) and the connection closed.
 2. A text message becomes a ``str`` event, a binary one ``bytes``, whole (fragments joined).
    A message growing over ``max_message_size`` closes its connection with 1009 (message too
-   big) and is counted; other connections go on.
+   big); other connections go on. An event that fails in a processor is that message's
+   failure (``isolate_failures``): counted as a warning, dead-lettered, and the server goes on.
 3. Pings are answered with pongs; a client's close is answered with a close, as RFC 6455 asks.
    A frame wsproto cannot parse closes the connection with the code it names (1002, 1007).
+   Each of these bad inputs (a message too big, a frame that does not parse) is counted here and
+   handed to the pipeline as a ``Rejected`` (``event.rejected``, dead-lettered with the
+   connection's context; none of its bytes are kept).
 4. Backpressure: once the messages waiting for the pipeline add up to ``buffer_size`` bytes, a
    connection with a complete message waits for room before it reads on, so a client that
    outpaces the pipeline is slowed down by TCP, never dropped. Pings behind the waiting message
@@ -49,6 +53,7 @@ from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from pumpcore import ConfigError, Context, Received, config_value_repr
+from pumpcore.lowlevel import Rejected
 
 from ._listen import ServerSource, peer_of, receive_or_none
 
@@ -163,7 +168,7 @@ class WebSocketSource(ServerSource):
             self._n_errors,
         )
 
-    async def read(self, max_items: int) -> Sequence[Received] | None:
+    async def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
         """Queued messages; taking them makes room for paused connections (rule 4)."""
         items = await super().read(max_items)
         if items:
@@ -183,6 +188,11 @@ class WebSocketSource(ServerSource):
         self._sizes.append(size)
         self._buffered += size
         self._n_messages += 1
+
+    def _reject_input(self, reason: str, context: Context) -> None:
+        """Queue bad input for the pipeline (rule 3); it holds no bytes, so it takes no room."""
+        self.queue().send_nowait(Rejected(None, reason, None, dict(context)))
+        self._sizes.append(0)
 
     # ------------------------------------------------------------ one connection
 
@@ -215,6 +225,7 @@ class WebSocketSource(ServerSource):
                     if size > self._max_message:
                         self._n_too_large += 1
                         reason = f"message over {self._max_message} bytes"
+                        self._reject_input(f"a {reason}", context)
                         await _close(ws, stream, CloseReason.MESSAGE_TOO_BIG, reason)
                         return
                     if event.message_finished:
@@ -229,6 +240,8 @@ class WebSocketSource(ServerSource):
                     elif ws.state is ConnectionState.OPEN:
                         # wsproto reports a frame it could not parse as a close it received.
                         self._n_protocol_errors += 1
+                        why = f"a frame that does not parse ({event.code}): {event.reason or ''}"
+                        self._reject_input(why.rstrip(": "), context)
                         await _close(ws, stream, event.code, event.reason or "")
                     return
             if data is None:

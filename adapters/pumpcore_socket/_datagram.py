@@ -6,9 +6,12 @@ Rules:
    throttled the queue fills, the sockets are no longer read, and the kernel drops what its
    receive buffer (``receive_buffer_size``) cannot hold: UDP has no backpressure, and those
    drops are the kernel's (``netstat -su``: receive buffer errors), not counted here.
-2. A datagram larger than ``max_packet_size`` is dropped and counted (``datagrams_truncated``)
-   rather than emitted cut short; one that does not decode with ``encoding`` is dropped and
-   counted (``datagrams_undecodable``). No positions: nothing to acknowledge.
+2. A datagram larger than ``max_packet_size`` is not emitted cut short, and one that does not
+   decode with ``encoding`` is not emitted at all: each is handed to the pipeline as a
+   ``Rejected`` (counted as ``event.rejected``, dead-lettered with the bytes received) and
+   counted here (``datagrams_truncated``, ``datagrams_undecodable``). An event that fails in a
+   processor is that datagram's failure (``isolate_failures``): the source goes on whatever
+   the error policy says. No positions: nothing to acknowledge.
 3. ``DatagramSink.process`` encodes and buffers (an event over ``max_packet_size`` raises
    ``ValueError`` there: the pipeline's error policy handles it); ``aflush`` sends each
    datagram and returns once the kernel took them all. UDP never confirms delivery. A send that
@@ -31,6 +34,7 @@ import anyio.lowlevel
 import attrs
 
 from pumpcore import AsyncSink, ConfigError, Context, Received, config_value_repr
+from pumpcore.lowlevel import Rejected
 
 from ._address import Address, family_name, format_sockaddr, parse_addresses
 from ._client import check_retry_config, parse_destination
@@ -57,8 +61,8 @@ class DatagramSourceStatistics:
     Attributes:
         datagrams: datagrams queued for the pipeline.
         bytes_received: bytes of those datagrams.
-        datagrams_truncated: datagrams over ``max_packet_size``, dropped.
-        datagrams_undecodable: datagrams that did not decode with ``encoding``, dropped.
+        datagrams_truncated: datagrams over ``max_packet_size``, rejected.
+        datagrams_undecodable: datagrams that did not decode with ``encoding``, rejected.
         receive_errors: failed receives (the socket is read again after a pause).
         buffered: datagrams in the queue between the sockets and the pipeline now.
         buffered_max: the most that queue ever held (at most ``queue_max_size``).
@@ -238,21 +242,24 @@ class DatagramSource(QueuedSource):
                     log.warning("%s: receive on %s failed: %r", self.locate_address(), me, exc)
                     await anyio.sleep(RECEIVE_RETRY)
                     break
-                if flags & socket.MSG_TRUNC:
-                    self._truncated += 1
-                    continue
-                event: Any = data
-                if encoding:
-                    try:
-                        event = data.decode(encoding)
-                    except UnicodeDecodeError:
-                        self._undecodable += 1
-                        continue
                 context: Context = {
                     "datagram_type": kind,
                     "datagram_peer": format_sockaddr(peer) if peer else "",
                     "datagram_me": me,
                 }
+                if flags & socket.MSG_TRUNC:
+                    self._truncated += 1
+                    reason = f"a datagram over {limit} bytes (its first {limit} kept)"
+                    await self._put(Rejected(data, reason, None, context))
+                    continue
+                event: Any = data
+                if encoding:
+                    try:
+                        event = data.decode(encoding)
+                    except UnicodeDecodeError as exc:
+                        self._undecodable += 1
+                        await self._put(Rejected(data, f"not {encoding}: {exc}", None, context))
+                        continue
                 await self._put(Received(event, None, context))
                 self._datagrams += 1
                 self._bytes += len(data)

@@ -48,6 +48,13 @@ class LineSplitter:
         """Bytes of an incomplete line held now (0 while skipping an over-long line)."""
         return len(self._held)
 
+    def take_pending(self) -> bytes:
+        """The incomplete line held now, which the splitter forgets (rule 3: the caller rejects
+        it once the connection ended)."""
+        held = bytes(self._held)
+        self._held.clear()
+        return held
+
     def feed(self, data: bytes) -> list[bytes]:
         """The lines completed by ``data``, in order, without their terminators."""
         lines: list[bytes] = []

@@ -4,8 +4,10 @@ Rules:
 1. ``serve`` (connections, datagram sockets) puts events into a bounded anyio memory object
    stream; ``read`` takes them out. Nothing on the ``serve`` side touches the pipeline: under the
    sync and threads executors it runs on the bridge's event loop thread while the pipeline is
-   driven from another thread. So decoding failures and over-long lines are counted here, in the
-   source's ``statistics()``, not reported through the pipeline.
+   driven from another thread. So bad input (a line that does not decode, one over the length
+   limit) goes into the same queue as a ``Rejected``, and reaches the pipeline through ``read``
+   like any event: the pipeline counts it (``event.rejected``) and dead-letters it. The source's
+   ``statistics()`` count it too, by kind.
 2. When the queue is full, putting waits: a connection then stops reading its socket, so TCP
    pushes back on the client (a datagram socket stops being read and the kernel drops what its
    buffer cannot hold). The executor reads only while the pipeline is ready and its buffer runs
@@ -26,13 +28,20 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from pumpcore import AsyncSource, ConfigError, Received
+from pumpcore.lowlevel import Rejected
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
 
 
 class QueuedSource(AsyncSource):
-    """An ``AsyncSource`` whose ``serve`` fills a bounded queue that ``read`` drains."""
+    """An ``AsyncSource`` whose ``serve`` fills a bounded queue that ``read`` drains.
+
+    A server serves many clients: an event of theirs that fails in a processor is that input's
+    failure (``isolate_failures``), never the end of the service.
+    """
+
+    isolate_failures = True
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
         "queue_max_size": 1000,
@@ -44,8 +53,8 @@ class QueuedSource(AsyncSource):
         id: str | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> None:
-        self._send: MemoryObjectSendStream[Received] | None = None
-        self._receive: MemoryObjectReceiveStream[Received] | None = None
+        self._send: MemoryObjectSendStream[Received | Rejected] | None = None
+        self._receive: MemoryObjectReceiveStream[Received | Rejected] | None = None
         self._buffered_max = 0
         super().__init__(pipeline, id, config)
 
@@ -61,7 +70,7 @@ class QueuedSource(AsyncSource):
             raise ConfigError(f"{self.owner}: config key 'queue_max_size' must be >= 1")
 
     def _open_queue(self) -> None:
-        send, receive = anyio.create_memory_object_stream[Received](
+        send, receive = anyio.create_memory_object_stream[Received | Rejected](
             int(self.Config["queue_max_size"])
         )
         self._send, self._receive = send, receive
@@ -72,8 +81,8 @@ class QueuedSource(AsyncSource):
                 await stream.aclose()
         self._send = self._receive = None
 
-    async def _put(self, item: Received) -> None:
-        """Queue one event, waiting while the queue is full (rule 2)."""
+    async def _put(self, item: Received | Rejected) -> None:
+        """Queue one event (or bad input), waiting while the queue is full (rule 2)."""
         assert self._send is not None, "serve() runs only after open()"
         await self._send.send(item)
         used = self._send.statistics().current_buffer_used
@@ -87,12 +96,12 @@ class QueuedSource(AsyncSource):
             return 0, self._buffered_max
         return send.statistics().current_buffer_used, self._buffered_max
 
-    async def read(self, max_items: int) -> Sequence[Received] | None:
+    async def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
         """Up to ``max_items`` queued events; ``[]`` when none came within ``poll_interval``."""
         receive = self._receive
         if receive is None:
             return []
-        items: list[Received] = []
+        items: list[Received | Rejected] = []
         with anyio.move_on_after(float(self.Config["poll_interval"])):
             items.append(await receive.receive())
         try:

@@ -10,17 +10,18 @@ Rules:
    the connection from reading its socket: TCP pushes back on the client. (Connections are
    read through ``SocketByteStream``, which reads only when asked on every backend; anyio's
    own asyncio streams read ahead without bound: see ``_rawsock.py``.)
-3. Bad input ends at most that input, never the server:
-   - a line over ``max_line_length`` is dropped and counted (``lines_too_long``); the
-     connection stays up and its next lines are kept;
-   - a line that does not decode with ``encoding`` is dropped and counted
-     (``lines_undecodable``); to have such lines go through the pipeline's error policy
-     instead, set ``encoding`` to ``""`` (bytes) and decode in a processor;
-   - a line cut short by a disconnect (no ``\\n`` before the end) is dropped and counted
-     (``partial_lines``): a truncated record is worse than a missing one;
-   - a failing TLS handshake ends that connection and is counted (``handshake_failures``);
-   - a malformed line (bad JSON, say) is the pipeline's business: its parser raises, the error
-     policy counts it, and the connection goes on.
+3. Bad input ends at most that input, never the server. A line that cannot become an event is
+   handed to the pipeline as a ``Rejected`` (counted as ``event.rejected``, dead-lettered) and
+   counted here by kind; the connection stays up and its next lines are kept:
+   - a line over ``max_line_length`` (``lines_too_long``; none of it is kept, so the rejected
+     input carries no bytes);
+   - a line that does not decode with ``encoding`` (``lines_undecodable``);
+   - a line cut short by a disconnect, no ``\\n`` before the end (``partial_lines``): a
+     truncated record is worse than a missing one.
+   A malformed line (bad JSON, say) is an event that fails in a processor: being a server, the
+   source isolates failures, so it is counted as a warning and dead-lettered whatever the error
+   policy says, and the connection goes on. A failing TLS handshake ends that connection and is
+   counted (``handshake_failures``).
    A connection that breaks or fails otherwise ends alone (logged); a failing ``accept`` (out
    of file descriptors) is retried after a pause instead of ending ``serve``.
 4. No positions: TCP has no replay, so nothing is acknowledged; what the pipeline had not taken
@@ -45,6 +46,7 @@ from anyio.abc import AnyByteStream, ByteStream, Listener, SocketAttribute
 from anyio.streams.tls import TLSListener
 
 from pumpcore import ConfigError, Context, Received, config_value_repr
+from pumpcore.lowlevel import Rejected
 
 from ._address import Address, family_name, format_sockaddr, parse_addresses
 from ._errors import SocketError
@@ -73,9 +75,9 @@ class StreamServerStatistics:
         connections_open: connections open now.
         lines: lines queued for the pipeline.
         bytes_received: bytes received on all connections (after TLS decryption).
-        lines_too_long: lines dropped for exceeding ``max_line_length``.
-        lines_undecodable: lines dropped because they did not decode with ``encoding``.
-        partial_lines: incomplete last lines of connections that ended, dropped.
+        lines_too_long: lines rejected for exceeding ``max_line_length``.
+        lines_undecodable: lines rejected because they did not decode with ``encoding``.
+        partial_lines: incomplete last lines of connections that ended, rejected.
         handshake_failures: TLS handshakes that failed or timed out.
         accept_errors: failed ``accept`` calls (retried).
         buffered: lines in the queue between connections and the pipeline now.
@@ -332,17 +334,18 @@ class StreamServerSource(QueuedSource):
         self._open_now += 1
         splitter = LineSplitter(int(self.Config["max_line_length"]))
         who = me
+        context: Context = {}
         try:
             peer = format_sockaddr(stream.extra(SocketAttribute.remote_address, ""))
             who = peer or me
-            context: Context = {
+            context = {
                 "stream_type": family,
                 "stream_dir": "in",
                 "stream_peer": peer,
                 "stream_me": me,
                 "stream_id": self._next_id,
             }
-            await self._read_lines(stream, splitter, context, who)
+            await self._read_lines(stream, splitter, context)
         except _GONE as exc:
             log.debug("%s: connection from %s broke: %r", self.locate_address(), who, exc)
         except Exception as exc:  # a bug must not take the other connections down
@@ -353,12 +356,18 @@ class StreamServerSource(QueuedSource):
         # Reached when the connection ended (not when the server was cancelled): rule 3.
         if splitter.pending:
             self._partial += 1
+            reason = "a line cut short: the connection ended before its newline"
+            await self._put(Rejected(splitter.take_pending(), reason, None, dict(context)))
 
     async def _read_lines(
-        self, stream: ByteStream, splitter: LineSplitter, context: Context, who: str
+        self, stream: ByteStream, splitter: LineSplitter, context: Context
     ) -> None:
-        """Queue the connection's lines until the peer closes its side (rule 2)."""
-        warned = False
+        """Queue the connection's lines until the peer closes its side (rules 2 and 3).
+
+        Lines over the limit are rejected as the chunk that completes them arrives, ahead of
+        that chunk's good lines (the splitter keeps none of their bytes, nor where they were).
+        """
+        limit = splitter.max_line_length
         while True:
             try:
                 data = await stream.receive(RECEIVE_SIZE)
@@ -367,16 +376,9 @@ class StreamServerSource(QueuedSource):
             self._bytes += len(data)
             before = splitter.too_long
             lines = splitter.feed(data)
-            if splitter.too_long != before:
-                self._too_long += splitter.too_long - before
-                if not warned:  # once per connection: a peer must not flood the log
-                    warned = True
-                    log.warning(
-                        "%s: dropped a line over %d bytes from %s",
-                        self.locate_address(),
-                        splitter.max_line_length,
-                        who,
-                    )
+            for _ in range(splitter.too_long - before):
+                self._too_long += 1
+                await self._put(Rejected(None, f"a line over {limit} bytes", None, dict(context)))
             for line in lines:
                 await self._deliver(line, context)
 
@@ -388,13 +390,7 @@ class StreamServerSource(QueuedSource):
                 event = line.decode(encoding)
             except UnicodeDecodeError as exc:
                 self._undecodable += 1
-                log.warning(
-                    "%s: dropped a line from %s that is not %s: %s",
-                    self.locate_address(),
-                    context["stream_peer"] or context["stream_me"],
-                    encoding,
-                    exc,
-                )
+                await self._put(Rejected(line, f"not {encoding}: {exc}", None, dict(context)))
                 return
         await self._put(Received(event, None, dict(context)))
         self._lines += 1

@@ -25,7 +25,7 @@ from pumpcore.common import (
     ListEventAggregationStrategy,
     RouterSink,
 )
-from pumpcore.lowlevel import Held, Origin, hold
+from pumpcore.lowlevel import Held, Origin, Rejected, hold
 from pumpcore.trigger import PeriodicTrigger
 
 from .conftest import run_kwargs
@@ -254,3 +254,40 @@ def test_a_buffering_sink_behind_a_trigger_source_is_flushed_during_the_run(
     assert report.errors == {}
     assert sink.flushes > 2  # not only the final flush at stop
     assert len(sink.durable) == report.statistics["P"].event_out > 2
+
+
+class RejectingSource(BlockingSource):
+    """Reads like ``RecordingSource``, but every multiple of 10 is bad input: a ``Rejected``."""
+
+    def __init__(self, n: int, chunk: int) -> None:
+        super().__init__()
+        self.inner = RecordingSource(n, chunk)
+
+    def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
+        items = self.inner.read(max_items)
+        if items is None:
+            return None
+        return [
+            Rejected(f"raw {r.event}", "a multiple of ten", r.position) if r.event % 10 == 0 else r
+            for r in items
+        ]
+
+    def acknowledge(self, positions: Sequence[Any]) -> None:
+        self.inner.acknowledge(positions)
+
+
+def test_rejected_inputs_are_dead_lettered_counted_and_acknowledged_in_order(
+    executor: ExecutorName,
+) -> None:
+    source, sink, dead = RejectingSource(1000, chunk=30), DurableSink(), DurableSink()
+    p = Pipeline("P")  # the hard policy: rejects are not failures the policy decides on
+    p.build(source, sink)
+    p.set_dead_letter(dead)
+    report = run(executor, p)
+    assert report.errors == {}
+    assert source.inner.acked == list(range(1000))  # a reject's position is done too
+    assert sink.durable == [e for e in range(1000) if e % 10]
+    failures: list[Any] = dead.durable
+    assert [f.event for f in failures] == [f"raw {e}" for e in range(0, 1000, 10)]
+    stats = report.statistics["P"]
+    assert (stats.event_in, stats.rejected, stats.dead_letter) == (900, 100, 100)

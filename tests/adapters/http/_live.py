@@ -18,7 +18,7 @@ from pumpcore_http import WebSocketSource
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Event, Request
 
-from pumpcore import Pipeline
+from pumpcore import Pipeline, Received
 from pumpcore.testing import conformance
 
 from ...executors.conftest import run_kwargs
@@ -111,10 +111,11 @@ class Client:
 
 
 async def read_all(source: WebSocketSource, n: int) -> list[Any]:
+    """The next ``n`` items ``read`` gives: events, and ``Rejected`` inputs as they are."""
     events: list[Any] = []
     with anyio.fail_after(5):
         while len(events) < n:
             items = await source.read(100)
             assert items is not None
-            events.extend(item.event for item in items)
+            events.extend(item.event if isinstance(item, Received) else item for item in items)
     return events

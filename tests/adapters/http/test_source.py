@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
 import pumpcore_executors
 import pytest
+from pumpcore_executors import ExecutorName
 from pumpcore_http import HTTPClientError, HTTPClientSource
 
 from pumpcore import ConfigError, Context, Failure, Pipeline, Processor, Settings
@@ -15,6 +17,8 @@ from pumpcore.common import ListSink, StdJsonToDictParser
 from pumpcore.testing import VirtualClock
 from pumpcore.trigger import PeriodicTrigger, RunOnceTrigger
 
+from ...executors.conftest import run_kwargs
+from ._live import every_executor
 from ._server import Reply, ScriptedHTTPServer, refused_url
 
 COINDESK = json.dumps(
@@ -127,12 +131,66 @@ def test_when_retries_run_out_the_cycle_fails_and_the_soft_policy_polls_on(
     assert source.statistics().failures == 2
 
 
+@every_executor
 @pytest.mark.timeout(30)
-def test_under_the_hard_policy_a_failed_poll_stops_the_pipeline(
+def test_under_the_hard_policy_a_refused_poll_is_that_polls_failure_and_polling_resumes(
+    server: ScriptedHTTPServer, executor: ExecutorName
+) -> None:
+    url = server.script("/flaky", Reply(503), Reply(502), Reply(200, b"back"))
+    source = fast(url, retries=0)
+    p, sink, failures = pipeline(source, policy="hard", trigger=PeriodicTrigger(5))
+    report = pumpcore_executors.run(
+        p, executor=executor, clock=VirtualClock(), stop_after=12, **run_kwargs(executor)
+    )
+    assert len(server.requests_to("/flaky")) == 3  # at 0, 5 and 10 s
+    assert sink.Events == [b"back"]
+    assert report.errors == {}
+    assert report.statistics["Poll"].source_error == 2
+    assert [(f.component_id, f.soft) for f in failures] == [("HTTPClientSource", True)] * 2
+
+
+@every_executor
+@pytest.mark.timeout(30)
+def test_under_the_hard_policy_a_refusing_server_does_not_stop_the_pipeline(
+    executor: ExecutorName,
+) -> None:
+    source = fast(refused_url(), retries=1)
+    p, _, failures = pipeline(source, policy="hard", trigger=PeriodicTrigger(5))
+    report = pumpcore_executors.run(
+        p, executor=executor, clock=VirtualClock(), stop_after=12, **run_kwargs(executor)
+    )
+    assert report.errors == {}
+    assert report.statistics["Poll"].source_error == 3
+    assert source.statistics().failed_attempts == 6
+    assert all(isinstance(f.exception, HTTPClientError) and f.soft for f in failures)
+
+
+@pytest.mark.timeout(30)
+def test_a_run_of_failed_polls_is_logged_once_and_the_recovery_once(
+    server: ScriptedHTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = server.script("/flaky", Reply(503), Reply(503), Reply(503), Reply(200, b"back"))
+    p, sink, _ = pipeline(fast(url, retries=1), trigger=PeriodicTrigger(5))
+    with caplog.at_level(logging.DEBUG, logger="pumpcore.http"):
+        pumpcore_executors.run(p, clock=VirtualClock(), stop_after=7)
+    assert sink.Events == [b"back"]
+    own = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "pumpcore.http"]
+    warnings = [message for level, message in own if level == logging.WARNING]
+    assert len(warnings) == 2  # the first poll's retry, and that poll's failure
+    assert "retry 1/1" in warnings[0]
+    assert "poll failed, polling on" in warnings[1]
+    assert [m for level, m in own if level == logging.INFO] == [
+        f"Poll.HTTPClientSource: {url} answers again after 1 failed polls"
+    ]
+
+
+@pytest.mark.timeout(30)
+def test_with_on_error_policy_the_hard_policy_stops_the_pipeline_on_a_failed_poll(
     server: ScriptedHTTPServer,
 ) -> None:
     url = server.script("/down", Reply(502))
-    p, _, _ = pipeline(fast(url, retries=0), policy="hard", trigger=PeriodicTrigger(5))
+    source = fast(url, retries=0, on_error="policy")
+    p, _, _ = pipeline(source, policy="hard", trigger=PeriodicTrigger(5))
     report = pumpcore_executors.run(p, clock=VirtualClock(), stop_after=30)
     assert len(server.requests_to("/down")) == 1
     assert "HTTPClientError" in report.errors["Poll"]
@@ -254,6 +312,7 @@ def test_configuration_from_a_config_file_section(server: ScriptedHTTPServer) ->
         ({"method": "GE T"}, "not an HTTP method"),
         ({"timeout": 0}, "'timeout' must be > 0"),
         ({"retries": -1}, "'retries' must be >= 0"),
+        ({"on_error": "stop"}, "'on_error' must be 'continue' or 'policy'"),
     ],
 )
 def test_configuration_mistakes_are_refused_when_built(

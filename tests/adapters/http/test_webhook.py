@@ -15,9 +15,18 @@ import pytest
 from pumpcore_executors import ExecutorName
 from pumpcore_http import HTTPServerSource
 
-from pumpcore import BlockingSink, ConfigError, Context, Pipeline, Processor, Received
+from pumpcore import (
+    BlockingSink,
+    ConfigError,
+    Context,
+    Failure,
+    Pipeline,
+    Processor,
+    Received,
+    RejectedInputError,
+)
 from pumpcore.common import ListSink
-from pumpcore.lowlevel import Held, hold
+from pumpcore.lowlevel import Held, Rejected, hold
 
 from ._live import every_executor, run_with_client, wait_for_address
 
@@ -32,7 +41,7 @@ class Webhook(HTTPServerSource):
         super().__init__(config={"listen": "127.0.0.1 0", **config})
         self.done = threading.Event()
 
-    async def read(self, max_items: int) -> Sequence[Received] | None:
+    async def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
         items = await super().read(max_items)
         if not items and self.done.is_set():
             return None
@@ -169,6 +178,89 @@ def test_oversized_and_malformed_requests_are_refused_and_the_server_goes_on(
     stats = source.statistics()
     assert dict(stats.statuses) == {413: 2, 400: 2, 200: 2}
     assert stats.errors == 0
+    assert report.errors == {}
+
+
+def check_amount(context: Context, event: Any) -> Any:
+    """Refuses negative amounts, with a long message when asked to."""
+    if event["n"] < 0:
+        raise ValueError("negative amount " + "!" * 1000 * (event["n"] == -2))
+    return event
+
+
+@every_executor
+def test_bad_input_is_answered_400_or_422_with_a_reason_and_the_server_stays_up(
+    executor: ExecutorName,
+) -> None:
+    source = Webhook(decode="json")
+    sink, dead = ListSink(), ListSink()
+    pipeline = build(source, check_amount, sink=sink)  # the hard policy
+    pipeline.set_dead_letter(dead)
+
+    def client() -> list[tuple[int, bytes]]:
+        host, port = wait_for_address(source)
+        conn = http.client.HTTPConnection(host, port, timeout=10)
+        try:
+            return [
+                (status, body)
+                for payload in (b'{"n": 1}', b"{not json", b'{"n": -1}', b'{"n": -2}', b'{"n": 2}')
+                for status, _, body in [post(conn, "/", payload)]
+            ]
+        finally:
+            conn.close()
+
+    report, answers = run_with_client([pipeline], executor, client, when_done=source.done.set)
+    assert [status for status, _ in answers] == [200, 400, 422, 422, 200]
+    assert answers[1][1].startswith(b"the body is not JSON: ")
+    assert answers[2][1] == b"rejected by check_amount: ValueError: negative amount\n"
+    assert answers[3][1].startswith(b"rejected by check_amount: ValueError: negative amount !!!")
+    assert len(answers[3][1].decode()) == 201  # shortened: 200 characters and a newline
+    assert sink.Events == [{"n": 1}, {"n": 2}]  # the next valid request is still written
+    assert report.errors == {}
+    stats = report.statistics["Hook"]
+    assert (stats.event_in, stats.event_out, stats.warning, stats.error) == (4, 2, 2, 0)
+    assert (stats.rejected, stats.dead_letter) == (1, 3)
+    failures: list[Failure] = dead.Events
+    assert [(f.component_id, f.event) for f in failures] == [
+        ("Webhook", b"{not json"),
+        ("check_amount", {"n": -1}),
+        ("check_amount", {"n": -2}),
+    ]
+    assert isinstance(failures[0].exception, RejectedInputError)
+    ids = [f.context["request_id"] for f in failures]
+    assert ids == sorted(set(ids))  # distinct, in the order the requests came
+    assert dict(source.statistics().statuses) == {200: 2, 400: 1, 422: 2}
+
+
+@every_executor
+def test_text_bodies_are_decoded_by_their_charset_and_refused_400_when_they_do_not_decode(
+    executor: ExecutorName,
+) -> None:
+    source = Webhook(decode="text", wait_for_commit=False)
+    sink = ListSink()
+    pipeline = build(source, sink=sink)
+
+    def client() -> list[tuple[int, bytes]]:
+        host, port = wait_for_address(source)
+        conn = http.client.HTTPConnection(host, port, timeout=10)
+        latin = {"Content-Type": "text/plain; charset=ISO-8859-1"}
+        try:
+            answers = [
+                post(conn, "/", "ünï".encode()),
+                post(conn, "/", "ünï".encode("latin-1"), latin),
+                post(conn, "/", b"\xff\xfe"),
+                post(conn, "/", b"x", {"Content-Type": "text/plain; charset=klingon"}),
+            ]
+            return [(status, body) for status, _, body in answers]
+        finally:
+            conn.close()
+
+    report, answers = run_with_client([pipeline], executor, client, when_done=source.done.set)
+    assert [status for status, _ in answers] == [202, 202, 400, 400]
+    assert answers[2][1].startswith(b"the body is not utf-8: ")
+    assert answers[3][1] == b"unknown charset 'klingon'\n"
+    assert sink.Events == ["ünï", "ünï"]
+    assert report.statistics["Hook"].rejected == 2
     assert report.errors == {}
 
 
@@ -338,6 +430,7 @@ def test_without_waiting_for_commit_a_queued_event_is_answered_202(
         ({"path": "hook"}, "path"),
         ({"max_body_size": 0}, "max_body_size"),
         ({"queue_size": 0}, "queue_size"),
+        ({"decode": "xml"}, "decode"),
     ],
 )
 def test_bad_configuration_is_refused_at_build_time(config: dict[str, Any], key: str) -> None:

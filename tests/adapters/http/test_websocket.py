@@ -4,7 +4,8 @@ handshake, fragments, oversized messages) against a hand-driven wsproto client."
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -22,11 +23,20 @@ from wsproto.events import (
     TextMessage,
 )
 
-from pumpcore import ConfigError, Pipeline
+from pumpcore import ConfigError, Context, Failure, Pipeline, Received, RejectedInputError
 from pumpcore.common import IteratorSource, ListSink
+from pumpcore.lowlevel import Rejected
 
 from ...executors.conftest import run_kwargs
-from ._live import Client, async_backends, every_executor, read_all, serving
+from ._live import (
+    Client,
+    async_backends,
+    every_executor,
+    read_all,
+    run_with_client,
+    serving,
+    wait_for_address,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -72,6 +82,71 @@ def test_the_websocket_tutorial_server_and_client_pipelines_run_together(
     assert sent.flushes > 1
     served = server_source.statistics()
     assert (served.connections, served.messages, served.rejected) == (1, 3000, 0)
+
+
+class EndingWebSocketSource(WebSocketSource):
+    """Ends its input once the test's client is ``done`` and nothing is left."""
+
+    def __init__(self, **config: Any) -> None:
+        super().__init__(config={"listen": "127.0.0.1 0", **config})
+        self.done = threading.Event()
+
+    async def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
+        items = await super().read(max_items)
+        if not items and self.done.is_set():
+            return None
+        return items
+
+
+def refuse_bad(context: Context, event: Any) -> Any:
+    if event == "bad":
+        raise ValueError("no bad words")
+    return event
+
+
+@every_executor
+def test_bad_messages_are_that_messages_failure_and_the_server_stays_up(
+    executor: ExecutorName,
+) -> None:
+    source = EndingWebSocketSource(max_message_size=100)
+    sink, dead = ListSink(), ListSink()
+    pipeline = Pipeline("Server")  # the hard policy: one bad message must not stop a server
+    pipeline.build(source, refuse_bad, sink)
+    pipeline.set_dead_letter(dead)
+
+    def client() -> None:
+        address = wait_for_address(source)
+
+        async def main() -> None:
+            polite = await Client.connect(address)
+            for word in ("one", "bad", "two"):
+                await polite.send(TextMessage(data=word))
+            rude = await Client.connect(address)
+            await rude.send(BytesMessage(data=b"x" * 101))
+            closing = await rude.next_event()
+            assert isinstance(closing, CloseConnection)
+            assert closing.code == 1009
+            await rude.stream.aclose()
+            await polite.send(TextMessage(data="three"))
+            with anyio.fail_after(10):
+                while len(sink.Events) < 3 or len(dead.Events) < 2:
+                    await anyio.sleep(0.01)
+            await polite.stream.aclose()
+
+        anyio.run(main)
+
+    report, _ = run_with_client([pipeline], executor, client, when_done=source.done.set)
+    assert sink.Events == ["one", "two", "three"]
+    assert report.errors == {}
+    stats = report.statistics["Server"]
+    assert (stats.event_in, stats.warning, stats.error, stats.rejected) == (4, 1, 0, 1)
+    failures: list[Failure] = dead.Events
+    assert sorted((f.component_id, f.event) for f in failures) == [
+        ("EndingWebSocketSource", None),
+        ("refuse_bad", "bad"),
+    ]
+    rejected = next(f for f in failures if isinstance(f.exception, RejectedInputError))
+    assert str(rejected.exception) == "a message over 100 bytes"
 
 
 # ------------------------------------------------------------ the server's protocol duties
@@ -152,7 +227,12 @@ def test_a_message_over_max_message_size_closes_only_its_connection_with_1009(
             await rude.send(closing.response())
             await rude.stream.aclose()
             await polite.send(TextMessage(data="still here"))
-            assert await read_all(source, 1) == ["still here"]
+            rejected, message = await read_all(source, 2)
+            assert message == "still here"
+            assert isinstance(rejected, Rejected)
+            assert (rejected.raw, rejected.reason) == (None, "a message over 100 bytes")
+            assert rejected.context is not None
+            assert rejected.context["path"] == "/bspump/ws"
             await polite.stream.aclose()
 
     run_async(backend, main)

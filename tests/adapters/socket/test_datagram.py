@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pumpcore_executors
@@ -11,7 +12,7 @@ import pytest
 from pumpcore_executors import ExecutorName
 from pumpcore_socket import DatagramSink, DatagramSource, SocketError
 
-from pumpcore import ConfigError, Pipeline
+from pumpcore import ConfigError, Context, Failure, Pipeline, RejectedInputError
 from pumpcore.common import IteratorSource, ListSink
 
 from ...executors.conftest import run_kwargs
@@ -20,14 +21,23 @@ from .conftest import host_port, run_with_client, wait_for_addresses
 pytestmark = pytest.mark.timeout(30)
 
 
-def test_each_datagram_is_an_event_with_its_sender(executor: ExecutorName, tmp_path: Path) -> None:
+def no_empty_datagrams(context: Context, event: Any) -> Any:
+    if not event:
+        raise ValueError("an empty datagram")
+    return event
+
+
+def test_each_datagram_is_an_event_with_its_sender_and_bad_ones_are_rejected(
+    executor: ExecutorName, tmp_path: Path
+) -> None:
     path = str(tmp_path / "d.sock")
     source = DatagramSource(
         config={"address": f"127.0.0.1 0; {path}", "encoding": "utf-8", "max_packet_size": 1000}
     )
-    sink = ListSink(keep_contexts=True)
-    pipeline = Pipeline("Udp")
-    pipeline.build(source, sink)
+    sink, dead = ListSink(keep_contexts=True), ListSink()
+    pipeline = Pipeline("Udp")  # the hard policy: a server's bad input must not stop it
+    pipeline.build(source, no_empty_datagrams, sink)
+    pipeline.set_dead_letter(dead)
 
     def client() -> str:
         udp_address, unix_address = wait_for_addresses(source)
@@ -41,7 +51,7 @@ def test_each_datagram_is_an_event_with_its_sender(executor: ExecutorName, tmp_p
         return f"{name[0]} {name[1]}"
 
     def done() -> bool:
-        return len(sink.Events) == 5
+        return len(sink.Events) == 4 and len(dead.Events) == 3
 
     report, peer = run_with_client([pipeline], executor, client, done)
     udp_me, _ = source.addresses
@@ -53,7 +63,7 @@ def test_each_datagram_is_an_event_with_its_sender(executor: ExecutorName, tmp_p
     unix = [
         (c, e) for c, e in zip(sink.Contexts, sink.Events, strict=True) if c["datagram_me"] == path
     ]
-    assert [e for _, e in udp] == ["one", "ünï", "", "two"]  # one sender, one socket: in order
+    assert [e for _, e in udp] == ["one", "ünï", "two"]  # one sender, one socket: in order
     assert {"datagram_type": "AF_INET", "datagram_peer": peer, "datagram_me": udp_me} == udp[0][0]
     assert unix == [
         ({"datagram_type": "AF_UNIX", "datagram_peer": "", "datagram_me": path}, "over unix")
@@ -61,6 +71,23 @@ def test_each_datagram_is_an_event_with_its_sender(executor: ExecutorName, tmp_p
     stats = source.statistics()
     assert (stats.datagrams, stats.datagrams_truncated, stats.datagrams_undecodable) == (5, 1, 1)
     assert report.errors == {}
+    counters = report.statistics["Udp"]
+    assert (counters.event_in, counters.event_out, counters.warning) == (5, 4, 1)
+    assert (counters.rejected, counters.dead_letter, counters.error) == (2, 3, 0)
+    failures: list[Failure] = dead.Events
+    assert [(f.component_id, f.event) for f in failures] == [
+        ("DatagramSource", b"\xff\xfe"),
+        ("DatagramSource", b"x" * 1000),
+        ("no_empty_datagrams", ""),
+    ]
+    assert [type(f.exception) for f in failures] == [
+        RejectedInputError,
+        RejectedInputError,
+        ValueError,
+    ]
+    assert "not utf-8" in str(failures[0].exception)
+    assert "over 1000 bytes" in str(failures[1].exception)
+    assert failures[0].context["datagram_peer"] == peer
 
 
 def test_each_event_is_sent_as_one_datagram(executor: ExecutorName) -> None:

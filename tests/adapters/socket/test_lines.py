@@ -119,3 +119,10 @@ def test_other_events_are_bad_events() -> None:
         encode_event(42, "utf-8")
     with pytest.raises(UnicodeEncodeError):
         encode_event("ü", "ascii")
+
+
+def test_an_incomplete_line_is_taken_once_the_connection_ended() -> None:
+    splitter = LineSplitter(max_line_length=10)
+    assert splitter.feed(b"whole\ncut sh") == [b"whole"]
+    assert splitter.take_pending() == b"cut sh"
+    assert (splitter.pending, splitter.take_pending()) == (0, b"")

@@ -18,7 +18,7 @@ import trustme
 from pumpcore_executors import ExecutorName
 from pumpcore_socket import SocketError, StreamServerSource, StreamServerStatistics, TCPSource
 
-from pumpcore import ConfigError, Context, Pipeline, Processor
+from pumpcore import ConfigError, Context, Failure, Pipeline, Processor, RejectedInputError
 from pumpcore.common import ListSink, StdJsonToDictParser
 
 from ...executors.conftest import run_kwargs
@@ -145,9 +145,10 @@ def test_several_addresses_tcp_and_unix_keep_each_connection_in_order(
 
 def test_bad_input_is_counted_and_the_server_keeps_serving(executor: ExecutorName) -> None:
     source = StreamServerSource(config={"address": "127.0.0.1 0", "max_line_length": 64})
-    sink = ListSink(keep_contexts=True)
-    pipeline = Pipeline("Json", error_policy="soft")
+    sink, dead = ListSink(keep_contexts=True), ListSink()
+    pipeline = Pipeline("Json")  # the hard policy: a server's bad input must not stop it
     pipeline.build(source, StdJsonToDictParser(), sink)
+    pipeline.set_dead_letter(dead)
 
     def client() -> None:
         (address,) = wait_for_addresses(source)
@@ -165,7 +166,7 @@ def test_bad_input_is_counted_and_the_server_keeps_serving(executor: ExecutorNam
         send(address, b'{"n": 10}\n')  # another client is still served
 
     def done() -> bool:
-        return len(sink.Events) == 5 and source.statistics().partial_lines == 1
+        return len(sink.Events) == 5 and len(dead.Events) == 5
 
     report, _ = run_with_client([pipeline], executor, client, done)
     assert sink.Events == [{"n": 1}, {"n": 2}, {"n": 3}, {"n": 4}, {"n": 10}]
@@ -173,10 +174,24 @@ def test_bad_input_is_counted_and_the_server_keeps_serving(executor: ExecutorNam
     assert [c["stream_id"] for c in sink.Contexts] == [1, 1, 1, 1, 2]
     stats = report.statistics["Json"]
     assert (stats.event_in, stats.event_out, stats.warning, stats.error) == (6, 5, 1, 0)
+    assert (stats.rejected, stats.dead_letter) == (4, 5)
     assert report.errors == {}
     server = source.statistics()
     assert (server.lines_too_long, server.lines_undecodable, server.partial_lines) == (2, 1, 1)
     assert (server.connections, server.lines) == (2, 6)
+    # Every bad line is dead-lettered with its connection's context; the parser's failure too.
+    failures: list[Failure] = dead.Events
+    assert [(f.component_id, f.event, f.context.get("stream_id")) for f in failures] == [
+        ("StreamServerSource", None, 1),
+        ("StdJsonToDictParser", "{not json", 1),
+        ("StreamServerSource", None, 1),
+        ("StreamServerSource", b'\xff\xfe"undecodable"', 1),
+        ("StreamServerSource", b'{"n": 5, "cut sh', 1),
+    ]
+    reasons = [str(f.exception) for f in failures if isinstance(f.exception, RejectedInputError)]
+    assert reasons[0] == reasons[1] == "a line over 64 bytes"
+    assert reasons[2].startswith("not utf-8: ")
+    assert "cut short" in reasons[3]
 
 
 class Stall(Processor):
