@@ -66,7 +66,7 @@ from pumpcore_http import HTTPServerSource
 from pumpcore_socket import StreamServerSource
 from workload import CountSink, enrich, keep, make_lines, parse
 
-from pumpcore import Pipeline
+from pumpcore import Pipeline, Received
 from pumpcore.lowlevel import Rejected
 
 CASES = ("file", "tcp", "webhook")
