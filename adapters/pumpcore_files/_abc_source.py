@@ -69,13 +69,14 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from itertools import islice, repeat
+from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from pumpcore import BlockingSource, ConfigError, Received, config_value_repr
+from pumpcore import BlockingSource, ConfigError, config_value_repr
+from pumpcore.lowlevel import Batch
 
 from ._common import check_encoding, fsync_directory
 from ._errors import FileReadError
@@ -114,11 +115,32 @@ class FileSourceStatistics:
     offset_writes: int
 
 
+_Chunk = tuple[Sequence[Any], Sequence[tuple[str, int]], Sequence[dict[str, Any]]]
+"""Records of one file: events, positions ``(filename, offset)`` and contexts, as columns."""
+
+
+class _Columns:
+    """The columns of the ``Batch`` a read returns, filled a chunk at a time."""
+
+    __slots__ = ("contexts", "events", "positions")
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+        self.positions: list[tuple[str, int]] = []
+        self.contexts: list[dict[str, Any]] = []
+
+    def add(self, chunk: _Chunk) -> None:
+        self.events.extend(chunk[0])
+        self.positions.extend(chunk[1])
+        self.contexts.extend(chunk[2])
+
+
 class _File:
     """A file this source locked and has not finished: its reader and acknowledgement state."""
 
     __slots__ = (
         "acked",
+        "carry",
         "end",
         "locked",
         "name",
@@ -143,7 +165,9 @@ class _File:
         #: The locked file's (mtime ns, size) when it was locked, saved with each offset.
         self.signature = signature
         self.reader: io.BufferedIOBase | None = None
-        self.records: Generator[Received, None, None] | None = None
+        self.records: Generator[_Chunk, None, None] | None = None
+        #: What is left of a chunk ``read`` took only part of.
+        self.carry: _Chunk | None = None
         #: Highest acknowledged offset.
         self.acked = acked
         #: The offset saved durably last, when (``time.monotonic()``), and how many records
@@ -478,7 +502,7 @@ class FileABCSource(BlockingSource):
         entry.records = self._records(entry, entry.reader)
         self._files[entry.name] = entry
 
-    def _records(self, entry: _File, reader: io.BufferedIOBase) -> Generator[Received, None, None]:
+    def _records(self, entry: _File, reader: io.BufferedIOBase) -> Generator[_Chunk, None, None]:
         resume = entry.resume
         if resume and self.SeekToResume:
             reader.seek(resume)  # inside the generator: a failure fails the file like a read
@@ -488,9 +512,13 @@ class FileABCSource(BlockingSource):
             if offsets and offsets[0] <= resume:  # acknowledged by an earlier run
                 first = bisect.bisect_right(offsets, resume)
                 events, offsets = events[first:], offsets[first:]
-            # The per-record work of every file pump, done a chunk at a time in C loops.
+            if not events:
+                continue
+            # The per-record work of every file pump, done a chunk at a time in C loops: the
+            # columns of a Batch, no object per record.
+            positions = list(zip(names, offsets, strict=False))
             contexts = [{"filename": name, "offset": offset} for offset in offsets]
-            yield from map(Received, events, zip(names, offsets, strict=False), contexts)
+            yield events, positions, contexts
 
     # ------------------------------------------------------------------ the I/O contract
 
@@ -501,8 +529,8 @@ class FileABCSource(BlockingSource):
             self._first_scan = True
             self._queue.clear()
 
-    def read(self, max_items: int) -> Sequence[Received] | None:
-        """Up to ``max_items`` records of the files found (rules 6 and 7).
+    def read(self, max_items: int) -> Batch | None:
+        """Up to ``max_items`` records of the files found (rules 6 and 7), as one ``Batch``.
 
         Raises:
             FileReadError: a file failed (it is set aside); the next read goes on with the others.
@@ -513,8 +541,8 @@ class FileABCSource(BlockingSource):
                 raise pending
             if self._closed:
                 return None
-            out: list[Received] = []
-            while len(out) < max_items:
+            out = _Columns()
+            while len(out.events) < max_items:
                 error: FileReadError | None = None
                 entry = self._current
                 if entry is None:
@@ -529,28 +557,37 @@ class FileABCSource(BlockingSource):
                 if entry is not None:
                     error = self._take(entry, out, max_items)
                 if error is not None:
-                    if out:
+                    if out.events:
                         self._error = error  # rule 6: what was read goes first
                         break
                     raise error
-            if out:
-                return out
-            return [] if self.Config["watch"] else None
+            if out.events:
+                return Batch(out.events, out.positions, out.contexts)
+            return Batch(()) if self.Config["watch"] else None
 
-    def _take(self, entry: _File, out: list[Received], max_items: int) -> FileReadError | None:
+    def _take(self, entry: _File, out: _Columns, max_items: int) -> FileReadError | None:
         """Move records of the current file into ``out``; handle its end or its failure."""
         records = entry.records
         assert records is not None
-        before, wanted = len(out), max_items - len(out)
+        ended = False
         try:
-            # extend() keeps what the generator yielded before it raised.
-            out.extend(islice(records, wanted))
+            while (wanted := max_items - len(out.events)) > 0:
+                chunk, entry.carry = entry.carry, None
+                if chunk is None:
+                    chunk = next(records, None)
+                    if chunk is None:
+                        ended = True
+                        break
+                if len(chunk[0]) > wanted:
+                    entry.carry = (chunk[0][wanted:], chunk[1][wanted:], chunk[2][wanted:])
+                    chunk = (chunk[0][:wanted], chunk[1][:wanted], chunk[2][:wanted])
+                out.add(chunk)
+                entry.read_to = chunk[1][-1][1]
         except Exception as exc:
+            # What the generator yielded before it raised was kept (rule 6).
             self._current = None
-            self._note_read_to(entry, out, before)
             return self._fail(entry, exc)
-        self._note_read_to(entry, out, before)
-        if len(out) - before < wanted:  # the generator ended: the end of the file
+        if ended:  # the end of the file
             self._current = None
             entry.end = entry.read_to
             self._close_reader(entry)
@@ -558,11 +595,6 @@ class FileABCSource(BlockingSource):
                 return self._finish(entry)
             self._limit_open_files()
         return None
-
-    @staticmethod
-    def _note_read_to(entry: _File, out: list[Received], before: int) -> None:
-        if len(out) > before:
-            entry.read_to = out[-1].position[1]
 
     def acknowledge(self, positions: Sequence[Any]) -> None:
         """Note each file's highest acknowledged offset, save it when due and finish files done
@@ -639,6 +671,7 @@ class FileABCSource(BlockingSource):
         if entry.records is not None:
             entry.records.close()
             entry.records = None
+            entry.carry = None
         if entry.reader is not None and entry.reader is not entry.raw:
             try:
                 entry.reader.close()

@@ -19,6 +19,7 @@ import pumpcore_executors
 import pytest
 from pumpcore_executors import ExecutorName
 from pumpcore_files import (
+    FileABCSource,
     FileBlockSource,
     FileCSVSource,
     FileJSONLinesSink,
@@ -28,7 +29,7 @@ from pumpcore_files import (
     FileReadError,
 )
 
-from pumpcore import ConfigError, Context, Failure, Pipeline, Sink, Source
+from pumpcore import ConfigError, Context, Failure, Pipeline, Received, Sink, Source
 from pumpcore.common import ListSink
 from pumpcore.testing import VirtualClock, conformance
 
@@ -102,14 +103,14 @@ def test_positions_are_acknowledged_before_a_file_is_finished(tmp_path: Path) ->
     # Saved on every acknowledgement, so that the state file shows each one.
     source = FileLineSource(config=finite(tmp_path / "*", read_size=2, offset_commit_interval=0))
     source.open()
-    first = source.read(2)
+    first = read(source, 2)
     assert first is not None
     assert [r.position for r in first] == [
         (str(tmp_path / "a.log"), 2),
         (str(tmp_path / "a.log"), 5),
     ]
     source.acknowledge([first[0].position])
-    rest = source.read(2)
+    rest = read(source, 2)
     assert rest is not None
     assert [r.event for r in rest] == [b"333"]
     assert names(tmp_path) == [".a.log.pumpcore-offset", "a.log-locked"]  # read, not all acked
@@ -117,7 +118,7 @@ def test_positions_are_acknowledged_before_a_file_is_finished(tmp_path: Path) ->
     assert saved["offset"] == 2
     source.acknowledge([first[1].position, rest[0].position])
     assert names(tmp_path) == ["a.log-processed"]
-    assert source.read(2) is None
+    assert read(source, 2) is None
     source.close()
 
 
@@ -177,13 +178,13 @@ def test_post_noop_leaves_files_and_repeated_scans_do_not_emit_them_twice(
     assert names(tmp_path) == ["a.log"]
     source = FileLineSource(config=config)  # the executor's calls, by hand
     source.open()
-    received = source.read(10)
+    received = read(source, 10)
     assert received is not None
     assert [r.event for r in received] == [b"x"]
     source.acknowledge([r.position for r in received])
-    assert source.read(10) == []  # watching: nothing new
+    assert read(source, 10) == []  # watching: nothing new
     path.write_bytes(b"x\ny\n")  # changed: read again
-    received = source.read(10)
+    received = read(source, 10)
     assert received is not None
     assert [r.event for r in received] == [b"x", b"y"]
     source.close()
@@ -524,7 +525,7 @@ def test_closing_saves_the_offset_acknowledged_since_the_last_save(tmp_path: Pat
     (tmp_path / "a.log").write_bytes(b"1\n22\n333\n")
     source = FileLineSource(config=finite(tmp_path / "*", offset_commit_interval=3600))
     source.open()
-    taken = source.read(2)
+    taken = read(source, 2)
     assert taken is not None
     source.acknowledge([r.position for r in taken])
     assert saved_offset(tmp_path, "a.log") == 0  # saved when locked, not since
@@ -539,16 +540,16 @@ def test_a_file_another_live_pump_holds_is_not_resumed(tmp_path: Path) -> None:
     (tmp_path / "a.log").write_bytes(b"1\n2\n")
     owner = FileLineSource(config=finite(tmp_path / "*"))
     owner.open()
-    taken = owner.read(1)
+    taken = read(owner, 1)
     assert taken is not None
     owner.acknowledge([taken[0].position])  # saved offset 2; the owner still reads
     other = FileLineSource(config=finite(tmp_path / "*"))
     other.open()
-    assert other.read(10) is None  # a.log-locked is held by a live pump: left alone
+    assert read(other, 10) is None  # a.log-locked is held by a live pump: left alone
     owner.close()  # the owner stops: its flock goes
     with open(tmp_path / "a.log-locked", "rb") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody holds it now
-    resumed = other.read(10)
+    resumed = read(other, 10)
     assert resumed is not None
     assert [r.event for r in resumed] == [b"2"]
     other.acknowledge([r.position for r in resumed])
@@ -560,7 +561,7 @@ def test_a_saved_offset_that_does_not_match_its_file_is_not_trusted(tmp_path: Pa
     (tmp_path / "a.log").write_bytes(b"1\n2\n")
     first = FileLineSource(config=finite(tmp_path / "*"))
     first.open()
-    taken = first.read(1)
+    taken = read(first, 1)
     assert taken is not None
     first.acknowledge([taken[0].position])
     first.close()
@@ -638,7 +639,7 @@ def test_a_csv_file_resumes_after_its_acknowledged_rows_with_its_header(tmp_path
     config = finite(tmp_path / "*.csv")
     first = FileCSVSource(config=config)
     first.open()
-    rows = first.read(2)
+    rows = read(first, 2)
     assert rows is not None
     first.acknowledge([rows[0].position])  # row 1 done; row 2 read but not acknowledged
     first.close()
@@ -697,7 +698,7 @@ def test_a_state_dir_keeps_offsets_out_of_the_inbox(tmp_path: Path) -> None:
     (inbox / "a.log").write_bytes(b"1\n2\n")
     source = FileLineSource(config=finite(inbox / "*", state_dir=str(state)))
     source.open()
-    taken = source.read(1)
+    taken = read(source, 1)
     assert taken is not None
     source.acknowledge([taken[0].position])
     source.close()
@@ -741,3 +742,14 @@ def test_a_missing_path_or_separator_is_refused_when_joining_a_pipeline() -> Non
         FileCSVSource(config={"path": "x", "mode": "rb"})
     with pytest.raises(ConfigError, match="unknown csv dialect"):
         FileCSVSource(config={"path": "x", "dialect": "nope"})
+
+
+def read(source: FileABCSource, max_items: int) -> list[Received] | None:
+    """One ``read`` of ``source``, its ``Batch`` as records (None when the input ended)."""
+    batch = source.read(max_items)
+    if batch is None:
+        return None
+    n = len(batch.events)
+    positions = batch.positions if batch.positions is not None else [None] * n
+    contexts = batch.contexts if batch.contexts is not None else [None] * n
+    return [Received(*record) for record in zip(batch.events, positions, contexts, strict=True)]
