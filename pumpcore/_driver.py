@@ -151,8 +151,17 @@ class Driver:
     # ---------------------------------------------------------------- one step
 
     def step(self, now: float) -> Work:
-        """Tick, pump a round, fire due triggers and choose reads: everything due at ``now``."""
+        """Tick, choose reads, pump a round, fire due triggers: everything due at ``now``.
+
+        Reads are chosen before the round pumps what was read last, so that an executor that
+        reads in another thread or task reads the next batch while this one is processed.
+        """
         self.tick(now)
+        reads: tuple[IOSource, ...] = ()
+        if not self.stopping:
+            reads = tuple(s for s in self._io if _ready(s) and s.wants_read(now))
+            for source in reads:
+                source.begin_read()
         taken = self.pump_round()
         if self.stopping:
             return Work(taken)
@@ -161,9 +170,6 @@ class Driver:
             trigger.fire(now)
             self._busy.add(trigger)
             cycles.append((trigger, tuple(s for s in self._triggers[trigger] if _ready(s))))
-        reads = tuple(s for s in self._io if _ready(s) and s.wants_read(now))
-        for source in reads:
-            source.begin_read()
         return Work(taken, tuple(cycles), reads)
 
     def cycle_done(self, trigger: Trigger, now: float) -> None:

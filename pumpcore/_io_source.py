@@ -113,14 +113,15 @@ class IOSource(Source):
     ``AsyncSource``, not this class.
 
     Config:
-        read_size: the most events one ``read`` is asked for (default 256); the executor reads
-            again when fewer than that wait in the buffer.
+        read_size: the most events one ``read`` is asked for (default 1024); the executor reads
+            again once at most that many wait, so the next batch is read while the last is
+            processed (a source holds at most about twice this many read events).
         poll_interval: seconds to wait before reading again after an empty read (default 0.05).
         retry_delay: seconds to wait before reading again after a failed read (default 1.0).
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
-        "read_size": 256,
+        "read_size": 1024,
         "poll_interval": 0.05,
         "retry_delay": 1.0,
     }
@@ -155,7 +156,7 @@ class IOSource(Source):
         return (
             not self._ended
             and not self._reading
-            and self._io_waiting < self.read_size
+            and self._io_waiting <= self.read_size  # one batch may wait while the next is read
             and now >= self._read_at
         )
 

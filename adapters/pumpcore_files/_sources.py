@@ -72,12 +72,12 @@ class FileLineSource(FileABCSource):
         >>> _ = (folder / "a.log").write_bytes(b"one\\ntwo\\n")
         >>> source = FileLineSource(config={"path": str(folder / "*.log"), "watch": False})
         >>> source.open()
-        >>> received = source.read(10)
-        >>> [(r.event, r.position[1]) for r in received]
+        >>> batch = source.read(10)  # a Batch: events, positions and contexts as columns
+        >>> [(event, position[1]) for event, position in zip(batch.events, batch.positions)]
         [(b'one', 4), (b'two', 8)]
         >>> sorted(path.name for path in folder.iterdir())  # hidden: the saved offset
         ['.a.log.pumpcore-offset', 'a.log-locked']
-        >>> source.acknowledge([r.position for r in received])
+        >>> source.acknowledge(batch.positions)
         >>> sorted(path.name for path in folder.iterdir())
         ['a.log-processed']
         >>> source.read(10) is None  # watch is off: nothing more, the input ended
