@@ -16,9 +16,9 @@ Rules:
    now, result)`` or ``failed(cmd, now, exc)``. ``Serve`` runs until ``StopServing``; it is
    answered only if it fails.
 3. Phases, in order: ``opening`` (sinks, then sources, then lookups load, then servers start),
-   ``running``,
-   ``stopping`` (no new input; what runs drains; pipelines stop feeders first), ``closing``
-   (final flush, acknowledgements, servers stop, sinks close, sources close), ``done``.
+   ``running``, ``stopping`` (no new input; what runs drains; pipelines stop feeders first),
+   ``closing`` (final flush, acknowledgements, servers stop, sinks close, sources close),
+   ``done``.
    Every executor closes in this order.
 4. Commits: when ``commit_every`` positions were taken (or events reached sinks), or the
    executor is idle, the machine takes what is done per source (``Ledger.take_done``), asks for
