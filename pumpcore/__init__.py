@@ -23,6 +23,7 @@ from ._config import use_settings as use_settings
 from ._errors import ConfigError as ConfigError
 from ._errors import ConfigWarning as ConfigWarning
 from ._errors import IncompletePipelineError as IncompletePipelineError
+from ._errors import LookupLoadError as LookupLoadError
 from ._errors import PipelineStoppedError as PipelineStoppedError
 from ._errors import ProcessingError as ProcessingError
 from ._errors import PumpError as PumpError
@@ -59,6 +60,7 @@ __all__ = (
     "Generator",
     "IOSource",
     "IncompletePipelineError",
+    "LookupLoadError",
     "Pipeline",
     "PipelineStatistics",
     "PipelineStoppedError",

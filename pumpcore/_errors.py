@@ -59,3 +59,9 @@ class ConfigWarning(UserWarning):
     Not an error by default: BSPump ignored such sections, and one config file may serve several
     pump files. ``pumpcore run --strict-config`` turns it into a ``ConfigError``.
     """
+
+
+class LookupLoadError(PumpError):
+    """A lookup could not be loaded at start, so the run ended as when a source fails to open
+    (the provider's exception is the ``__cause__``). Make the lookup ``optional`` to start
+    without its data instead."""

@@ -15,9 +15,10 @@ Rules:
 2. Every command but ``Serve`` is answered exactly once, on the thread that polls: ``done(cmd,
    now, result)`` or ``failed(cmd, now, exc)``. ``Serve`` runs until ``StopServing``; it is
    answered only if it fails.
-3. Phases, in order: ``opening`` (sinks, then sources, then servers start), ``running``,
-   ``stopping`` (no new input; what runs drains; pipelines stop feeders first), ``closing``
-   (final flush, acknowledgements, servers stop, sinks close, sources close), ``done``.
+3. Phases, in order: ``opening`` (sinks, then sources, then lookups load, then servers start),
+   ``running``, ``stopping`` (no new input; what runs drains; pipelines stop feeders first),
+   ``closing`` (final flush, acknowledgements, servers stop, sinks close, sources close),
+   ``done``.
    Every executor closes in this order.
 4. Commits: when ``commit_every`` positions were taken (or events reached sinks), or the
    executor is idle, the machine takes what is done per source (``Ledger.take_done``), asks for
@@ -33,22 +34,32 @@ Rules:
    and acknowledgements not answered by then count as failed.
 7. A source or sink that fails to open is fatal: the machine closes what was opened and ends;
    ``error`` holds the exception for the executor to raise.
+8. Lookups (``pumpcore/lookup``): while opening, once sinks and sources are open and before any
+   server starts or any event is processed, every lookup of the run's ``Pump`` with a provider
+   that is not lazy is loaded (``Load``, answered with what the provider returned, which the
+   machine hands to ``Lookup.loaded`` on the polling thread). One that fails is fatal as in rule
+   7 (``LookupLoadError``) unless it is optional. While running, a lookup is loaded again each
+   time its ``refresh`` trigger is due (its time is part of ``wake``); a firing due when the
+   load at start was answered is that load. A lookup never has two loads at once; a failed
+   refresh is counted and the table kept. No refresh starts once stopping, and a refresh
+   schedule never keeps a run from ending.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import attrs
 
 from ._component import Sink
 from ._driver import Driver
-from ._errors import PipelineStoppedError
+from ._errors import ConfigError, LookupLoadError, PipelineStoppedError
 from ._io_source import AsyncSink, AsyncSource, BlockingSink, IOSource, flush_is_noop, has_serve
 from ._pipeline import Pipeline
 from ._pump import Pump
 from ._trigger_source import TriggerSource
+from .lookup._mapping import Lookup, is_async_provider
 from .trigger._base import Trigger
 
 Phase = Literal["new", "opening", "running", "stopping", "closing", "done"]
@@ -104,6 +115,26 @@ class Acknowledge:
 
 
 @attrs.frozen(eq=False)
+class Load:
+    """Load ``lookup`` (rule 8): call ``function`` — the provider's ``load`` — where blocking is
+    allowed, or await it when ``is_async``; answer with what it returned (never apply it to the
+    lookup from another thread: the machine does, on the polling thread)."""
+
+    lookup: Lookup
+
+    @property
+    def function(self) -> Callable[[], Any]:
+        """The provider's ``load``."""
+        assert self.lookup.provider is not None  # the machine loads only lookups with one
+        return self.lookup.provider.load
+
+    @property
+    def is_async(self) -> bool:
+        """True when ``function`` is an ``async def``."""
+        return is_async_provider(self.lookup.provider)
+
+
+@attrs.frozen(eq=False)
 class StopServing:
     """Cancel every ``Serve`` and wait for them to end (bounded by the executor)."""
 
@@ -115,7 +146,7 @@ class Close:
     part: Part
 
 
-Command = Open | Serve | Read | Cycle | Flush | Acknowledge | StopServing | Close
+Command = Open | Serve | Read | Cycle | Load | Flush | Acknowledge | StopServing | Close
 
 
 @attrs.frozen
@@ -138,6 +169,9 @@ class RunMachine:
         stop_after: clock seconds after the first poll at which the run stops by itself.
         stop_timeout: real seconds the stop sequence may take (rule 6).
         serving: True when the host decides when the run ends (rule 5).
+
+    Raises:
+        ConfigError: a lookup's ``refresh`` trigger is also a source's or another lookup's.
     """
 
     def __init__(
@@ -169,6 +203,11 @@ class RunMachine:
         self._commit: tuple[tuple[IOSource, tuple[Any, ...]], ...] | None = None
         self._final_commit = True
         self._abandoned = 0
+        self.lookups: tuple[Lookup, ...] = tuple(
+            lookup for lookup in self.driver.pump.lookups if lookup.provider is not None
+        )
+        self._loading: set[str] = set()  # ids of lookups with a Load outstanding (rule 8)
+        _check_refresh_triggers(self.lookups, self.driver.triggers)
 
     # ------------------------------------------------------------ what the executor asks
 
@@ -211,9 +250,12 @@ class RunMachine:
         if phase == "new":
             self.phase = "opening"
             self.driver.start(now)
+            for lookup in self.lookups:
+                if lookup.refresh is not None:
+                    lookup.refresh.start(now)
             if self.stop_after is not None:
                 self._deadline = now + self.stop_after
-            self._stages = ["open_sinks", "open_sources", "serve"]
+            self._stages = ["open_sinks", "open_sources", "load_lookups", "serve"]
             return self._next_stage(now, real)
         if phase == "opening" or phase == "closing":
             return self._next_stage(now, real)
@@ -239,6 +281,14 @@ class RunMachine:
         elif kind is Open:
             assert isinstance(command, Open)
             self._opened.append(command.part)
+        elif kind is Load:
+            assert isinstance(command, Load)
+            try:
+                command.lookup.loaded(result)
+            except Exception as exc:  # not a mapping: as if the provider had raised
+                self._load_over(command, now, exc)
+            else:
+                self._load_over(command, now, None)
 
     def failed(self, command: Command, now: float, exc: BaseException) -> None:
         """``command`` raised ``exc`` (rule 2)."""
@@ -261,9 +311,35 @@ class RunMachine:
         elif kind is Acknowledge or kind is Serve:
             assert isinstance(command, Acknowledge | Serve)
             _report(command.source.Pipeline, command.source.Id, exc)
+        elif kind is Load:
+            assert isinstance(command, Load)
+            self._load_over(command, now, exc)
         elif kind is Open and self.error is None:
             self.error = exc  # rule 7
         # Close and StopServing failures are the executor's to log; nothing depends on them.
+
+    def _load_over(self, command: Load, now: float, exc: BaseException | None) -> None:
+        """Rule 8: count a failure (fatal at start unless optional), end the trigger's firing."""
+        lookup = command.lookup
+        self._loading.discard(lookup.Id)
+        at_start = self.phase == "opening"
+        if exc is not None:
+            lookup.load_failed()
+            if at_start and not lookup.optional and self.error is None:
+                self.error = LookupLoadError(
+                    f"lookup {lookup.Id!r} failed to load at start: {exc!r} (set its config "
+                    "key 'optional' to start without it)"
+                )
+                self.error.__cause__ = exc
+        trigger = lookup.refresh
+        if trigger is None:
+            return
+        if at_start:
+            at = trigger.next_fire_at()
+            if at is None or at > now:
+                return
+            trigger.fire(now)  # the load at start was this firing's load
+        trigger.cycle_done(now)
 
     def _answered(self, command: Command) -> bool:
         """Take ``command`` off the outstanding set; False for one given up on (ignore it)."""
@@ -314,6 +390,10 @@ class RunMachine:
             return [Open(s) for s in sinks]
         if name == "open_sources":
             return [Open(s) for s in driver.io_sources]
+        if name == "load_lookups":
+            starting = [lookup for lookup in self.lookups if not lookup.lazy]
+            self._loading.update(lookup.Id for lookup in starting)
+            return [Load(lookup) for lookup in starting]
         if name == "serve":
             servers = [s for s in self._opened if isinstance(s, AsyncSource) and has_serve(s)]
             self._serving = bool(servers)
@@ -357,6 +437,7 @@ class RunMachine:
         work = driver.step(now)
         commands: list[Command] = [Cycle(t, s) for t, s in work.cycles]
         commands += [Read(s, s.begin_read()) for s in work.reads]
+        commands += self._refreshes(now)
         acknowledging = any(type(c) is Acknowledge for c in self._outstanding)
         if not acknowledging and driver.commit_due(idle=not work.progressed):
             commands += self._begin_commit()
@@ -367,10 +448,29 @@ class RunMachine:
                 return self._enter_stopping(real)
             if driver.next_wake() is None and self._deadline is None:
                 return self._enter_stopping(real)  # rule 5: no event can ever come
-        wake = driver.next_wake()
-        if self._deadline is not None:
-            wake = self._deadline if wake is None else min(wake, self._deadline)
-        return Step(wake=wake)
+        wakes = [driver.next_wake(), self._deadline, *self._refresh_times()]
+        return Step(wake=min((w for w in wakes if w is not None), default=None))
+
+    def _refreshes(self, now: float) -> list[Command]:
+        """Rule 8: a load for each lookup whose refresh trigger is due and that is not loading."""
+        loads: list[Command] = []
+        for lookup in self.lookups:
+            trigger = lookup.refresh
+            if trigger is None or lookup.Id in self._loading:
+                continue
+            at = trigger.next_fire_at()
+            if at is not None and at <= now:
+                trigger.fire(now)
+                self._loading.add(lookup.Id)
+                loads.append(Load(lookup))
+        return loads
+
+    def _refresh_times(self) -> list[float | None]:
+        return [
+            lookup.refresh.next_fire_at()
+            for lookup in self.lookups
+            if lookup.refresh is not None and lookup.Id not in self._loading
+        ]
 
     def _begin_commit(self) -> list[Command]:
         """Rule 4: take what is done, flush every sink that buffers (or go straight on)."""
@@ -437,6 +537,21 @@ class RunMachine:
         self._abandoned += self.driver.abandon(
             PipelineStoppedError("abandoned: the step did not finish before the pump stopped")
         )
+
+
+def _check_refresh_triggers(lookups: Sequence[Lookup], triggers: Sequence[Trigger]) -> None:
+    """A trigger has one schedule: shared, each of its users would fire it for itself."""
+    owners: dict[Trigger, str] = dict.fromkeys(triggers, "a source")
+    for lookup in lookups:
+        trigger = lookup.refresh
+        if trigger is None:
+            continue
+        if trigger in owners:
+            raise ConfigError(
+                f"lookup {lookup.Id!r}: its refresh trigger {trigger!r} is also the trigger of "
+                f"{owners[trigger]}; give each its own"
+            )
+        owners[trigger] = f"lookup {lookup.Id!r}"
 
 
 def _report(pipeline: Pipeline | None, component_id: str, exc: BaseException) -> None:

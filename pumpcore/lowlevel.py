@@ -13,9 +13,9 @@ acknowledgement, the run machine's commands. They import them from here, never f
   component that keeps the event being processed, ``Held`` to emit it later, ``running`` to
   process under a kept origin.
 - Executors: the ``RunMachine`` (``pumpcore/_machine.py``) and its commands (``Open``, ``Serve``,
-  ``Read``, ``Cycle``, ``Flush``, ``Acknowledge``, ``StopServing``, ``Close``), the ``Driver``
-  it schedules with, ``ExecutorLink`` and ``Offload`` (the calls of async and blocking steps),
-  helpers that tell what a part needs.
+  ``Read``, ``Cycle``, ``Load``, ``Flush``, ``Acknowledge``, ``StopServing``, ``Close``), the
+  ``Driver`` it schedules with, ``ExecutorLink`` and ``Offload`` (the calls of async and blocking
+  steps), helpers that tell what a part needs.
 """
 
 from ._component import step_mode as step_mode
@@ -50,6 +50,7 @@ from ._machine import Close as Close
 from ._machine import Command as Command
 from ._machine import Cycle as Cycle
 from ._machine import Flush as Flush
+from ._machine import Load as Load
 from ._machine import Open as Open
 from ._machine import Read as Read
 from ._machine import RunMachine as RunMachine
@@ -75,6 +76,7 @@ __all__ = (
     "Held",
     "IOSource",
     "Ledger",
+    "Load",
     "Mark",
     "Offload",
     "Open",

@@ -54,6 +54,7 @@ from pumpcore.lowlevel import (
     Command,
     Cycle,
     Flush,
+    Load,
     Offload,
     Open,
     Read,
@@ -299,11 +300,11 @@ class _AsyncRunner:
     # ------------------------------------------------------------ commands
 
     async def _perform(self, command: Command) -> None:
-        """Reads and cycles run as tasks; a server's ``serve`` as a task that outlives the
-        workers; open, flush, acknowledge and close are awaited here, in order — nothing
-        reaches a sink during a flush (what completes meanwhile is deferred)."""
+        """Reads, cycles and lookup loads run as tasks; a server's ``serve`` as a task that
+        outlives the workers; open, flush, acknowledge and close are awaited here, in order —
+        nothing reaches a sink during a flush (what completes meanwhile is deferred)."""
         kind = type(command)
-        if kind is Read or kind is Cycle:
+        if kind is Read or kind is Cycle or kind is Load:
             assert self._workers is not None
             self._workers.start_soon(self._background, command)
         elif kind is Serve:
@@ -374,9 +375,14 @@ class _AsyncRunner:
 
 
 async def _call(command: Command) -> Any:
-    """Carry out a read, cycle, open, flush, acknowledge or close on the loop: anyio adapters'
-    coroutines are awaited, blocking methods run in a worker thread."""
+    """Carry out a read, cycle, lookup load, open, flush, acknowledge or close on the loop: anyio
+    adapters' coroutines are awaited, blocking methods run in a worker thread."""
     kind = type(command)
+    if kind is Load:
+        assert isinstance(command, Load)
+        if command.is_async:
+            return await command.function()
+        return await anyio.to_thread.run_sync(command.function, abandon_on_cancel=True)
     if kind is Cycle:
         assert isinstance(command, Cycle)
         failures = []

@@ -22,6 +22,7 @@ from pumpcore.lowlevel import (
     Cycle,
     Flush,
     IOSource,
+    Load,
     Offload,
     Open,
     Read,
@@ -65,6 +66,9 @@ def log_failure(command: Command, exc: BaseException) -> None:
 
 def describe(command: Command) -> str:
     """A short name for a command, for logs."""
+    if type(command) is Load:
+        assert isinstance(command, Load)
+        return f"load of lookup {command.lookup.Id!r}"
     part: Any = getattr(command, "part", None) or getattr(command, "source", None)
     part = part or getattr(command, "sink", None)
     where = part.locate_address() if part is not None else ""
@@ -105,6 +109,11 @@ class BlockingParts:
                 except Exception as exc:
                     failures.append((source, exc))
             return failures
+        if kind is Load:
+            assert isinstance(command, Load)
+            if command.is_async:
+                return self.bridge.call(command.function)
+            return command.function()
         if kind is Flush:
             assert isinstance(command, Flush)
             return self.method(command.sink, "flush")()

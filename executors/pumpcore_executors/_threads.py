@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pumpcore import Clock, Context, Pipeline, PipelineStoppedError
-from pumpcore.lowlevel import Close, Command, Cycle, Offload, Read, RunMachine
+from pumpcore.lowlevel import Close, Command, Cycle, Load, Offload, Read, RunMachine
 
 from ._blocking import BlockingParts, abandoned, check_blocking, describe, log_failure
 from ._failures import FailureLog
@@ -145,10 +145,12 @@ class _ThreadsRunner:
     # ------------------------------------------------------------ commands
 
     def _perform(self, command: Command) -> None:
-        """Reads and cycles run in the pool and answer through the inbox; the rest (open,
-        flush, acknowledge, close) run in the pool while the coordinator waits, bounded by
-        ``stop_timeout`` once stopping — nothing reaches a sink during a flush."""
-        if type(command) is Read or type(command) is Cycle:
+        """Reads, cycles and lookup loads run in the pool and answer through the inbox (a
+        refresh must not stall the pipelines); the rest (open, flush, acknowledge, close) run in
+        the pool while the coordinator waits, bounded by ``stop_timeout`` once stopping —
+        nothing reaches a sink during a flush."""
+        kind = type(command)
+        if kind is Read or kind is Cycle or kind is Load:
             self.pool.submit(self._in_worker, command)
             return
         try:
