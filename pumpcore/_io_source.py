@@ -140,6 +140,10 @@ class IOSource(Source):
         """True while read events wait in the buffer."""
         return bool(self._buffer)
 
+    def buffered(self) -> int:
+        """Read events waiting in the buffer."""
+        return len(self._buffer)
+
     def exhausted(self) -> bool:
         """True once the input ended and every read event was taken."""
         return self._ended and not self._buffer
