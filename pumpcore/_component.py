@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._config import Configurable
-from ._delivery import Held
+from ._delivery import Held, Receipt
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline as PipelineT
@@ -230,6 +230,9 @@ class Source(Component):
     passive: bool = False
     isolate_failures: bool = False
     isolate_source_failures: bool = False
+    #: Receipts of events put with ``wait=True`` that no commit took yet (``pumpcore/_delivery``
+    #: rule 6); None for sources that never make any.
+    receipts: list[Receipt] | None = None
 
     def process(self, event: Any, context: Context | None = None) -> None:
         """Send ``event`` through the pipeline (synchronously, up to the sink)."""
@@ -249,6 +252,12 @@ class Source(Component):
     def has_pending(self) -> bool:
         """True when ``pump`` would produce events right now without waiting for anything."""
         return False
+
+    def buffered(self) -> int:
+        """How many events this source holds that were read or put but not taken by its
+        pipeline: what a run that ends now would leave unprocessed (``RunReport.unprocessed``).
+        Events not yet read from the outside (an iterator's rest) are not counted."""
+        return 0
 
     def pump(self, max_items: int) -> int:
         """Push up to ``max_items`` ready events into the pipeline; return how many were taken.

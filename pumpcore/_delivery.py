@@ -24,6 +24,10 @@ Rules:
    returns had reached the sinks' buffers before the flush began).
 5. Marks are conservative by at most a batch: an event held makes its whole batch wait; a
    restart replays at most what was not acknowledged.
+6. An event application code puts and waits for (``InternalSource.put_async(..., wait=True)``)
+   gets a mark of its own, a ``Receipt``, added to its origin: it is done like any mark (rule 4)
+   and *committed* by the first commit after that whose flushes all succeeded, or failed (rule
+   3, or a flush of that commit failed). Only such puts pay for it.
 
 Composite origins (an aggregate made of events of several batches, or several sources) are
 tuples of marks; holding or failing one touches each mark.
@@ -64,6 +68,26 @@ class Mark:
             f"<Mark of {self.source.Id!r}: {len(self.positions)} positions, holds={self.holds}, "
             f"failed={self.failed}>"
         )
+
+
+class Receipt(Mark):
+    """The mark of one event application code waits for (rule 6): no positions; ``committed``
+    once a commit took it done and every flush of that commit succeeded.
+
+    Attributes:
+        committed: True once the event is durable (or was dropped on purpose, or dead-lettered).
+    """
+
+    __slots__ = ("committed",)
+
+    def __init__(self, source: Source) -> None:
+        super().__init__(source, [])
+        self.committed = False
+
+    @property
+    def done(self) -> bool:
+        """True when a commit may take it: nothing derived from it is kept, nothing failed."""
+        return not (self.holds or self.failed or self.committed)
 
 
 class Origin(tuple[Mark, ...]):

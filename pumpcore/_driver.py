@@ -16,16 +16,20 @@ Rules:
    pipelines holds an event, and no event is in flight at an async or blocking step.
 4. A trigger whose cycles are still running (``fire`` returned them, ``cycle_done`` not yet
    called) does not fire again: a source's cycles never overlap, so its order is kept.
-5. After ``request_stop`` nothing new enters: only passive sources (queues between pipelines) are
-   pumped, no trigger fires, no read starts. ``stop`` then stops the pipelines feeders first,
-   draining the queues between them, so what an aggregator flushes still reaches a sink. An
-   executor whose async or blocking steps complete later stops pipelines one at a time
-   (``stop_next``) and waits, between them, until ``in_flight()`` is 0 — or gives up at its
-   ``stop_timeout`` with ``abandon``.
+5. After ``request_stop`` nothing new enters: no trigger fires, no read starts; only what is
+   already in the run is pumped — queues between pipelines, and events I/O sources read
+   (reads under way included) — so nothing read is dropped. What a pipeline cannot take any
+   more (it is stopped by a hard error, throttled for good) is counted by ``unprocessed()``.
+   ``stop`` then stops the pipelines feeders first, draining the queues between them, so what
+   an aggregator flushes still reaches a sink. An executor whose async or blocking steps
+   complete later stops pipelines one at a time (``stop_next``) and waits, between them, until
+   ``in_flight()`` is 0 — or gives up at its ``stop_timeout`` with ``abandon``.
 6. Commits (``pumpcore/_io_source.py``, ``pumpcore/_delivery.py``): positions are committed per
    source by completed prefix, whenever ``commit_every`` were taken or the executor is idle —
-   never waiting for the whole run to be quiet. A hard failure or an abandoned event holds back
-   only the source(s) it came from; a failed flush poisons the sources feeding that sink.
+   never waiting for the whole run to be quiet. Receipts (events application code waits for)
+   that are done are taken by the next commit, and make the idle executor commit. A hard failure
+   or an abandoned event holds back only the source(s) it came from; a failed flush poisons the
+   sources feeding that sink.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Any
 import attrs
 
 from ._component import Sink, Source
+from ._delivery import Receipt
 from ._errors import ConfigError
 from ._io_source import IOSource
 from ._pipeline import Pipeline
@@ -69,9 +74,11 @@ class Work:
 
 @attrs.frozen
 class Commit:
-    """Positions to acknowledge, per source, each in read order (rule 6)."""
+    """Positions to acknowledge, per source, each in read order, and the receipts to settle
+    once the flushes returned (rule 6)."""
 
     acks: tuple[tuple[IOSource, tuple[Any, ...]], ...]
+    receipts: tuple[Receipt, ...] = ()
 
 
 class Driver:
@@ -102,6 +109,7 @@ class Driver:
         self.pipelines: tuple[Pipeline, ...] = tuple(listed)
         self._pull: list[Source] = []
         self._passive: list[Source] = []
+        self._drainable: list[Source] = []  # what stopping still pumps (rule 5)
         self._io: list[IOSource] = []
         self._triggers: dict[Trigger, list[TriggerSource]] = {}
         for pipeline in self.pipelines:
@@ -120,6 +128,8 @@ class Driver:
                         self._passive.append(source)
                     if isinstance(source, IOSource):
                         self._io.append(source)
+                    if source.passive or isinstance(source, IOSource):
+                        self._drainable.append(source)
         self._busy: set[Trigger] = set()
         self._started = False
         self.stopping = False
@@ -179,7 +189,7 @@ class Driver:
 
     def pumpable(self) -> list[Source]:
         """Sources with events ready whose pipeline is ready (rules 1 and 5)."""
-        sources = self._passive if self.stopping else self._pull
+        sources = self._drainable if self.stopping else self._pull
         return [s for s in sources if s.has_pending() and _ready(s)]
 
     def pump_round(self) -> int:
@@ -247,6 +257,16 @@ class Driver:
                 return False
         return True
 
+    def unprocessed(self) -> dict[str, int]:
+        """Events read or queued that no pipeline took, per pipeline id (only those with any):
+        after the stop sequence, what the run could not drain (rule 5)."""
+        left: dict[str, int] = {}
+        for source in self._pull:
+            n = source.buffered()
+            if n and source.Pipeline is not None:
+                left[source.Pipeline.Id] = left.get(source.Pipeline.Id, 0) + n
+        return left
+
     def in_flight(self) -> int:
         """Events suspended at async or blocking steps, over every pipeline."""
         return sum(p.in_flight() for p in self.pipelines)
@@ -264,8 +284,12 @@ class Driver:
         pending = self._uncommitted if self._io else 0
         unflushed = self._events_out() - self._out_at_commit
         if pending == 0 and unflushed == 0:
-            return False
+            return idle and self._receipts_done()
         return idle or max(pending, unflushed) >= self.commit_every
+
+    def _receipts_done(self) -> bool:
+        # An event put with wait=True that was dropped reached no sink: commit for it all the same.
+        return any(r.done for s in self._passive if s.receipts for r in s.receipts)
 
     def take_commit(self) -> Commit:
         """The positions done since the last commit, per source (``Ledger.take_done``); the
@@ -277,7 +301,13 @@ class Driver:
             positions = source.ledger.take_done()
             if positions:
                 acks.append((source, tuple(positions)))
-        return Commit(tuple(acks))
+        receipts: list[Receipt] = []
+        for passive in self._passive:
+            if passive.receipts:
+                receipts += (r for r in passive.receipts if r.done)
+                # A failed receipt's waiter sees it failed; it needs no commit.
+                passive.receipts[:] = [r for r in passive.receipts if r.holds and not r.failed]
+        return Commit(tuple(acks), tuple(receipts))
 
     def sinks(self) -> list[tuple[Pipeline, Sink]]:
         """What a commit flushes: every pipeline's sink and dead-letter sink."""

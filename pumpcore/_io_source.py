@@ -214,6 +214,10 @@ class IOSource(Source):
         """True while read events wait in the buffer."""
         return self._io_waiting > 0
 
+    def buffered(self) -> int:
+        """Read events waiting in the buffer."""
+        return self._io_waiting
+
     def exhausted(self) -> bool:
         """True once the input ended and every read event was taken."""
         return self._ended and not self._io_waiting

@@ -19,12 +19,16 @@ Rules:
    later, or before ``offload`` returns (the sync executor runs the call inline). The pipeline
    hands over at most ``async_concurency_limit`` calls at a time; the executor runs every call
    it is given at once.
+5. ``is_owner_thread()`` tells whether the caller is on the thread that owns the pipelines;
+   ``call(fn)`` runs ``fn()`` there, waits, and returns its result or raises its exception —
+   how ``InternalSource.put`` from another thread stays safe. Once the run is over ``call``
+   raises ``PipelineStoppedError`` instead of waiting forever.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 
@@ -33,6 +37,8 @@ from ._delivery import Origin
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline
+
+T = TypeVar("T")
 
 
 @attrs.frozen(eq=False)
@@ -95,6 +101,18 @@ class ExecutorLink(Protocol):
 
         Called on the pipelines' thread while the pipeline processes an event; must not block it
         (the sync executor, which has nothing else to do, is the exception).
+        """
+        ...
+
+    def is_owner_thread(self) -> bool:
+        """True when called on the thread that owns the pipelines (rule 5)."""
+        ...
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn()`` on the thread that owns the pipelines and return its result (rule 5).
+
+        Raises:
+            PipelineStoppedError: the run is over (``fn`` did not run).
         """
         ...
 

@@ -25,13 +25,18 @@ Rules:
    every sink to be flushed (``Flush``) — pumping nothing meanwhile, so no event reaches a sink
    during a flush — then, if the flushes succeeded, for the acknowledgements (``Acknowledge``,
    in read order per source). A commit's acknowledgements are answered before the next commit
-   starts, so a source sees its acknowledgements in order.
+   starts, so a source sees its acknowledgements in order. The commit's receipts (events
+   application code waits for, ``pumpcore/_delivery.py`` rule 6) are committed with them, or
+   failed if any flush of the commit failed.
 5. The run ends by itself (``stop``-less) when nothing is left to do (``Driver.finished``), or
    when nothing runs, nothing is scheduled and yet it is not finished (a pipeline throttled for
-   good): no event could ever come. A machine made with ``serving=True`` never ends by itself.
+   good): no event could ever come. A machine made with ``serving=True`` never ends by itself:
+   the host (``serving()``), a ``RunHandle`` or ``stop_after`` ends it — what a run fed only by
+   other threads (``run(..., until_stopped=True)``) needs, since its queues look idle.
 6. The stop sequence is bounded by ``stop_timeout`` seconds of real time (``real``): what still
    runs then is abandoned (its events fail, their positions are never acknowledged), flushes
-   and acknowledgements not answered by then count as failed.
+   and acknowledgements not answered by then count as failed. Events read or queued that were
+   never taken (``Driver.unprocessed``) are left for the executor to report.
 7. A source or sink that fails to open is fatal: the machine closes what was opened and ends;
    ``error`` holds the exception for the executor to raise.
 8. Lookups (``pumpcore/lookup``): while opening, once sinks and sources are open and before any
@@ -53,6 +58,7 @@ from typing import Any, Literal
 import attrs
 
 from ._component import Sink
+from ._delivery import Receipt
 from ._driver import Driver
 from ._errors import ConfigError, LookupLoadError, PipelineStoppedError
 from ._io_source import AsyncSink, AsyncSource, BlockingSink, IOSource, flush_is_noop, has_serve
@@ -201,6 +207,8 @@ class RunMachine:
         self._serving = False
         self._stages: list[str] = []  # what opening or closing still has to do, in order
         self._commit: tuple[tuple[IOSource, tuple[Any, ...]], ...] | None = None
+        self._receipts: tuple[Receipt, ...] = ()  # settled with the commit's acknowledgements
+        self._flush_failed = False  # a flush of the commit under way failed
         self._final_commit = True
         self._abandoned = 0
         self.lookups: tuple[Lookup, ...] = tuple(
@@ -308,6 +316,7 @@ class RunMachine:
             assert isinstance(command, Flush)
             _report(command.pipeline, command.sink.Id, exc)
             self.driver.flush_failed(command.pipeline)
+            self._flush_failed = True
         elif kind is Acknowledge or kind is Serve:
             assert isinstance(command, Acknowledge | Serve)
             _report(command.source.Pipeline, command.source.Id, exc)
@@ -418,7 +427,7 @@ class RunMachine:
                 self.failed(command, now, TimeoutError("not done within stop_timeout"))
                 self._given_up.add(command)
             if late:
-                self._commit = None
+                self._drop_commit()
                 return Step(again=True)
         return Step(real_wake=self._stop_by if self.phase == "closing" else None)
 
@@ -474,12 +483,27 @@ class RunMachine:
 
     def _begin_commit(self) -> list[Command]:
         """Rule 4: take what is done, flush every sink that buffers (or go straight on)."""
-        self._commit = self.driver.take_commit().acks
+        commit = self.driver.take_commit()
+        self._commit, self._receipts, self._flush_failed = commit.acks, commit.receipts, False
         return [Flush(p, s) for p, s in self.driver.sinks() if not flush_is_noop(s)]
+
+    def _drop_commit(self) -> None:
+        """A flush of the commit did not return: acknowledge nothing of it, commit no receipt."""
+        self._commit = None
+        for receipt in self._receipts:
+            receipt.failed = True
+        self._receipts = ()
 
     def _acknowledgements(self) -> list[Command]:
         acks = self._commit or ()
         self._commit = None
+        # Receipts cannot tell which sink their event reached: any failed flush fails them.
+        for receipt in self._receipts:
+            if self._flush_failed:
+                receipt.failed = True
+            else:
+                receipt.committed = True
+        self._receipts = ()
         # A failed flush poisoned the sources feeding that sink; the others go on (rule 4).
         return [Acknowledge(s, p) for s, p in acks if not s.ledger.poisoned]
 
@@ -502,6 +526,7 @@ class RunMachine:
             if in_time:
                 return Step(real_wake=self._stop_by)
             self._final_commit = False  # a write still runs: nothing may be acknowledged
+            self._drop_commit()
             return self._enter_closing(now, real)
         if self._commit is not None:
             return Step(self._start(self._acknowledgements()), again=True)

@@ -1,7 +1,8 @@
 """Executors that drive pumpcore pipelines: sync, threads, asyncio and trio.
 
-``run(...)`` owns the process until the pipelines finish; ``serving(...)`` (asyncio or trio, needs
-anyio) runs them inside an application's own event loop.
+``run(...)`` owns the process until the pipelines finish (or a ``RunHandle`` stops it from another
+thread); ``serving(...)`` (asyncio or trio, needs anyio) runs them inside an application's own
+event loop.
 """
 
 import importlib as _importlib
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 from ._clock import SystemClock as SystemClock
+from ._handle import RunHandle as RunHandle
 from ._report import RunReport as RunReport
 from ._run import EXECUTORS as EXECUTORS
 from ._run import ExecutorName as ExecutorName
@@ -23,6 +25,7 @@ __all__ = (
     "EXECUTORS",
     "ExecutorName",
     "LoopBlockedError",
+    "RunHandle",
     "RunReport",
     "ServingPump",
     "SystemClock",

@@ -17,6 +17,15 @@ code send meanwhile are deferred until the flush is over.
 Time: on a real clock the driver sleeps until ``Driver.next_wake()`` or until something wakes
 it (a put, a readiness change, a finished cycle). On a virtual clock it never sleeps: once every
 other task is blocked and no cycle or read is running, it jumps the clock to the next wake.
+
+Other threads reach the loop with the loop's anyio token (``anyio.from_thread.run_sync``): a
+``RunHandle``'s (or ``ServingPump``'s) ``stop()`` and an ``InternalSource.put``.
+
+Errors: the driver task never lets one out of the task groups (which would wrap it in an
+``ExceptionGroup``); it keeps the first in ``error`` — a source or sink that failed to open, or
+anything that is not an ``Exception`` (KeyboardInterrupt, SystemExit) raised by a command, a
+step or a processor, after which the run stops cleanly — and ``run``/``serving`` raise it as it
+is. So does ``serving`` with an error of the host's block.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.from_thread
@@ -67,6 +76,7 @@ from pumpcore.lowlevel import (
 from ._blocking import abandoned, log_failure
 from ._clock import SystemClock
 from ._failures import FailureLog
+from ._handle import RunHandle
 from ._report import RunReport, report_of
 from ._signals import stop_signals
 from ._watchdog import LoopWatchdog
@@ -81,6 +91,8 @@ _SIGNAL_POLL = 0.1
 # that neither can starve the other); anyio's default limiter allows as many.
 STEP_THREADS = 40
 
+T = TypeVar("T")
+
 
 class _AsyncRunner:
     def __init__(
@@ -93,6 +105,7 @@ class _AsyncRunner:
         batch_size: int,
         serving: bool,
         poll_signals: bool = False,
+        handle: RunHandle | None = None,
     ) -> None:
         self.machine = RunMachine(
             pipelines,
@@ -104,7 +117,9 @@ class _AsyncRunner:
         self.driver = self.machine.driver
         self.clock = clock
         self.poll_signals = poll_signals
+        self.handle = handle
         self.stop_requested = False
+        self.error: BaseException | None = None  # what run()/serving() raise (module doc)
         self.report: RunReport | None = None
         self._kicked = False
         self._wakeup: anyio.Event | None = None
@@ -113,6 +128,7 @@ class _AsyncRunner:
         self._deferred: deque[Callable[[], None]] = deque()
         self._step_threads: anyio.CapacityLimiter | None = None
         self._loop_thread = 0
+        self._token: anyio.lowlevel.EventLoopToken | None = None
         self._workers: TaskGroup | None = None
         self._servers: TaskGroup | None = None
         self._serving: list[tuple[anyio.CancelScope, anyio.Event]] = []
@@ -151,6 +167,20 @@ class _AsyncRunner:
             return
         anyio.from_thread.run(self._process_from_worker, pipeline, event, context)
 
+    def is_owner_thread(self) -> bool:
+        """True on the loop's thread."""
+        return threading.get_ident() == self._loop_thread
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the loop's thread and wait for it (from any thread)."""
+        if self.is_owner_thread():
+            return fn()
+        assert self._token is not None
+        try:
+            return anyio.from_thread.run_sync(fn, token=self._token)
+        except anyio.RunFinishedError:
+            raise PipelineStoppedError("the run is over") from None
+
     def offload(self, call: Offload) -> None:
         """Run an async or blocking step's call as a task (rule 4 of pumpcore/_link.py)."""
         if self._closed or self._workers is None:
@@ -181,6 +211,9 @@ class _AsyncRunner:
             raise
         except Exception as exc:
             outcome: Callable[[], None] = functools.partial(call.pipeline.resume_failed, call, exc)
+        except BaseException as exc:
+            outcome = functools.partial(call.pipeline.resume_failed, call, abandoned(call))
+            self._fail_run(exc)
         else:
             outcome = functools.partial(call.pipeline.resume, call, result)
         if self.machine.flushing:
@@ -196,8 +229,17 @@ class _AsyncRunner:
             pipeline.is_ready() or pipeline.is_error() or pipeline.is_stopped()
         ):
             await self.changed()  # a stopped pipeline ends the wait: process() then raises
-        pipeline.process(event, context)
-        self.notify()
+        try:
+            pipeline.process(event, context)
+        except Exception:
+            raise
+        except BaseException as exc:
+            # Out of a task, asyncio would let a KeyboardInterrupt out of the loop at once:
+            # the run stops with it instead, and the waiting cycle is told its event was refused.
+            self._fail_run(exc)
+            raise PipelineStoppedError("the run is failing") from None
+        finally:
+            self.notify()
 
     def _signal_change(self) -> None:
         if self._changed is not None:
@@ -209,10 +251,27 @@ class _AsyncRunner:
         self._signal_change()
 
     def request_stop(self) -> None:
-        """Stop taking input; the driver task then runs the stop sequence."""
+        """Stop taking input; the driver task then runs the stop sequence. From a signal
+        handler (the driver polls the flag) or on the loop's thread; else ``stop_threadsafe``."""
         self.stop_requested = True
         if threading.get_ident() == self._loop_thread:
             self.notify()
+
+    def stop_threadsafe(self) -> None:
+        """``request_stop`` from any thread: wake the loop through its token."""
+        self.stop_requested = True
+        if self.is_owner_thread() or self._token is None:
+            self.notify()  # on the loop, or before it started: drive() sees the flag
+            return
+        with contextlib.suppress(anyio.RunFinishedError):
+            anyio.from_thread.run_sync(self.notify, token=self._token)
+
+    def _fail_run(self, exc: BaseException) -> None:
+        """Something raised what is not an Exception: stop cleanly, then raise it (module doc)."""
+        if self.error is None:
+            self.error = exc
+        self.stop_requested = True
+        self.notify()
 
     # ------------------------------------------------------------ the driver task
 
@@ -220,12 +279,15 @@ class _AsyncRunner:
         """Interpret the run machine's commands until the run is over; when cancelled or
         failing, run the stop sequence first (shielded, bounded by ``stop_timeout``)."""
         self._loop_thread = threading.get_ident()
+        self._token = anyio.lowlevel.current_token()
         machine = self.machine
         for pipeline in machine.pipelines:
             pipeline.set_timer(time.perf_counter)
             pipeline.Executor = self
             pipeline.add_ready_listener(self._on_ready)
         failures = FailureLog(machine.pipelines)
+        if self.handle is not None:
+            self.handle.attach(self.stop_threadsafe)
         try:
             # Servers outlive the workers: a request still waiting at stop is answered after
             # the final commit, then the servers are stopped (StopServing).
@@ -235,17 +297,23 @@ class _AsyncRunner:
                     self._workers = workers
                     try:
                         await self._loop()
-                    except BaseException:
+                    except BaseException as exc:
                         machine.request_stop()  # close what was opened, then let it out
+                        cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+                        if not cancelled:
+                            self._fail_run(exc)
                         with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                             await self._loop()
-                        raise
+                        if cancelled:
+                            raise
                     finally:
                         workers.cancel_scope.cancel()  # what still runs is abandoned
                 servers.cancel_scope.cancel()
             if machine.error is not None:
-                raise machine.error
+                self.error = machine.error
         finally:
+            if self.handle is not None:
+                self.handle.detach()
             self.report = report_of(self.driver)
             failures.detach()
             for pipeline in machine.pipelines:
@@ -258,7 +326,7 @@ class _AsyncRunner:
     async def _loop(self) -> None:
         machine, clock = self.machine, self.clock
         while not machine.finished:
-            if self.stop_requested:
+            if self.stop_requested or (self.handle is not None and self.handle.stop_requested):
                 machine.request_stop()
             self._kicked = False
             self._run_deferred()
@@ -326,21 +394,27 @@ class _AsyncRunner:
         try:
             with anyio.fail_after(timeout):
                 result = await _call(command)
-        except Exception as exc:
+        except anyio.get_cancelled_exc_class():
+            raise
+        except BaseException as exc:
             log_failure(command, exc)
             self.machine.failed(command, self.clock.time(), exc)
+            if not isinstance(exc, Exception):
+                self._fail_run(exc)
         else:
             self.machine.done(command, self.clock.time(), result)
 
     async def _background(self, command: Command) -> None:
         try:
             result = await _call(command)
+        except anyio.get_cancelled_exc_class() as exc:
+            self.machine.failed(command, self.clock.time(), exc)
+            raise
         except BaseException as exc:
-            if isinstance(exc, Exception):
-                log_failure(command, exc)
+            log_failure(command, exc)
             self.machine.failed(command, self.clock.time(), exc)
             if not isinstance(exc, Exception):
-                raise
+                self._fail_run(exc)
         else:
             self.machine.done(command, self.clock.time(), result)
         finally:
@@ -355,9 +429,13 @@ class _AsyncRunner:
         try:
             with scope:
                 await source.serve()
-        except Exception as exc:
+        except anyio.get_cancelled_exc_class():
+            raise
+        except BaseException as exc:
             log.error("serve of %s failed: %r", source.locate_address(), exc, exc_info=exc)
             self.machine.failed(command, self.clock.time(), exc)
+            if not isinstance(exc, Exception):
+                self._fail_run(exc)
         finally:
             done.set()
 
@@ -438,8 +516,9 @@ class ServingPump:
         return {p.Id: p.statistics() for p in self.pipelines}
 
     def stop(self) -> None:
-        """Start the stop sequence now (leaving the ``async with`` block waits for its end)."""
-        self._runner.request_stop()
+        """Start the stop sequence now, from any thread (leaving the ``async with`` block waits
+        for its end)."""
+        self._runner.stop_threadsafe()
 
     async def wait_stopped(self) -> RunReport:
         """Wait until the stop sequence ended; return the report."""
@@ -470,6 +549,8 @@ def run_async(
     batch_size: int,
     handle_signals: bool,
     blocking_threshold: float | None = None,
+    handle: RunHandle | None = None,
+    until_stopped: bool = False,
 ) -> RunReport:
     """Run ``pipelines`` on a new anyio event loop of ``backend`` ("asyncio" or "trio")."""
     runner = _AsyncRunner(
@@ -478,7 +559,8 @@ def run_async(
         stop_after=stop_after,
         stop_timeout=stop_timeout,
         batch_size=batch_size,
-        serving=False,
+        serving=until_stopped,
+        handle=handle,
     )
     watchdog = LoopWatchdog(blocking_threshold) if blocking_threshold is not None else None
 
@@ -492,6 +574,8 @@ def run_async(
     with stop_signals(runner.request_stop, handle_signals) as installed:
         runner.poll_signals = installed
         anyio.run(main, backend=backend)
+    if runner.error is not None:
+        raise runner.error
     if watchdog is not None:
         watchdog.check()
     assert runner.report is not None
@@ -511,9 +595,16 @@ async def serving(
     No signal handler is installed and nothing else of the process is taken over. While inside
     the block the pipelines run: sources are pumped, triggers fire, application code feeds
     ``InternalSource``s with ``put`` or ``await put_async(context, event)`` (which waits while
-    the pipeline is throttled). Leaving the block — normally, by an exception or by cancellation —
-    stops intake, drains what is in flight, flushes aggregates and sinks and closes them, within
-    ``stop_timeout`` seconds; then sources are closed.
+    the pipeline is throttled; ``wait=True`` also waits until the event is committed). Leaving
+    the block — normally, by an exception or by cancellation — stops intake, drains what is in
+    flight, flushes aggregates and sinks and closes them, within ``stop_timeout`` seconds; then
+    sources are closed. What a pipeline could not take (it was stopped by a hard error) is
+    counted in the report's ``unprocessed``; ``put``/``put_async`` after the stop raise
+    ``PipelineStoppedError``.
+
+    An error leaves the block as it happened, never as an ``ExceptionGroup``: the host's own,
+    a source or sink that failed to open (the block is then not entered), or a KeyboardInterrupt
+    raised inside the run (the host's block is then cancelled).
 
     Args:
         pipelines: pipelines, or a ``Pump`` holding them.
@@ -539,17 +630,33 @@ async def serving(
         serving=True,
     )
     watchdog = LoopWatchdog(blocking_threshold) if blocking_threshold is not None else None
+    host_error: BaseException | None = None
+
+    async def drive(cancel_scope: anyio.CancelScope) -> None:
+        await runner.drive()
+        if runner.error is not None:
+            cancel_scope.cancel()  # interrupt the host's block; the error is raised below
+
     async with anyio.create_task_group() as tg:
         if watchdog is not None:
             await tg.start(watchdog.heartbeat)
-        tg.start_soon(runner.drive)
+        tg.start_soon(drive, tg.cancel_scope)
         await runner.started.wait()
-        try:
-            yield ServingPump(runner)
-        finally:
-            runner.request_stop()
-            with anyio.CancelScope(shield=True):
-                await runner.done.wait()
-            tg.cancel_scope.cancel()
+        if runner.error is None and runner.machine.error is None:
+            try:
+                yield ServingPump(runner)
+            except anyio.get_cancelled_exc_class():
+                raise
+            except BaseException as exc:  # out of the task group it would be an ExceptionGroup
+                host_error = exc
+            finally:
+                runner.stop_threadsafe()
+                with anyio.CancelScope(shield=True):
+                    await runner.done.wait()
+                tg.cancel_scope.cancel()
+    if host_error is not None:
+        raise host_error
+    if runner.error is not None:
+        raise runner.error
     if watchdog is not None:
         watchdog.check()

@@ -8,6 +8,7 @@ from typing import Literal
 from pumpcore import Clock, ConfigError, Pipeline, Pump
 
 from ._clock import SystemClock
+from ._handle import RunHandle
 from ._report import RunReport
 from ._sync import run_sync
 
@@ -24,15 +25,24 @@ def run(
     stop_timeout: float = 10.0,
     handle_signals: bool = True,
     blocking_threshold: float | None = None,
+    handle: RunHandle | None = None,
+    until_stopped: bool = False,
 ) -> RunReport:
-    """Run pipelines until every finite source is exhausted, ``stop_after`` seconds pass, or
-    SIGINT/SIGTERM asks to stop.
+    """Run pipelines until every finite source is exhausted, ``stop_after`` seconds pass,
+    SIGINT/SIGTERM asks to stop, or another thread calls ``handle.stop()``.
 
     ``run`` owns the process while it runs: called in the main thread, it handles SIGINT and
     SIGTERM as "stop cleanly" and restores the previous handlers when it returns. Stopping takes
     no new input, drains what is in flight, flushes aggregates (``Pipeline.stop``) and sinks
-    (``Sink.flush``), acknowledges what is done, closes sinks, then sources. To run inside an
-    application's own event loop, use ``serving`` instead.
+    (``Sink.flush``), acknowledges what is done, closes sinks, then sources. Events already read
+    (or queued between pipelines) are processed in the drain; what a pipeline can no longer
+    take (stopped by a hard error) is counted in ``RunReport.unprocessed``, its positions never
+    acknowledged. To run inside an application's own event loop, use ``serving`` instead.
+
+    Other threads may feed ``InternalSource.put`` while the run goes on (each put runs on the
+    executor's thread; once the run is over, ``put`` raises ``PipelineStoppedError``). A run
+    whose only input comes that way looks idle: pass ``until_stopped=True`` so that it ends
+    only by ``handle.stop()``, a signal or ``stop_after``.
 
     Args:
         pipelines: pipelines, or a ``Pump`` holding them.
@@ -47,13 +57,20 @@ def run(
         handle_signals: handle SIGINT/SIGTERM (only possible in the main thread).
         blocking_threshold: async executors only: fail the run with ``LoopBlockedError`` when
             the event loop was blocked longer than this many seconds (a debugging aid for tests).
+        handle: a ``RunHandle`` whose ``stop()``, from any thread, stops the run cleanly.
+        until_stopped: never end for want of work (``RunMachine`` rule 5), only when stopped.
 
     Returns:
-        A ``RunReport`` with each pipeline's statistics and the hard errors that stopped any.
+        A ``RunReport`` with each pipeline's statistics, the hard errors that stopped any, and
+        the events left unprocessed.
 
     Raises:
         ConfigError: unknown executor, or one that is not installed.
         TypeError: an ``async`` cycle, source or sink under the sync or threads executor.
+        RuntimeError: ``handle`` already drives another run.
+        Exception: what a source or sink raised when opening; any ``BaseException`` that is
+            not an ``Exception`` (KeyboardInterrupt, SystemExit) raised inside the run, after a
+            clean stop. Never an ``ExceptionGroup`` of them.
 
     Example:
         >>> from pumpcore.common import IteratorSource, ListSink
@@ -76,6 +93,8 @@ def run(
             batch_size=batch_size,
             handle_signals=handle_signals,
             stop_timeout=stop_timeout,
+            handle=handle,
+            until_stopped=until_stopped,
         )
     if executor == "threads":
         from ._threads import run_threads
@@ -87,6 +106,8 @@ def run(
             stop_timeout=stop_timeout,
             batch_size=batch_size,
             handle_signals=handle_signals,
+            handle=handle,
+            until_stopped=until_stopped,
         )
     missing = [m for m in ("anyio", executor) if importlib.util.find_spec(m) is None]
     if missing:
@@ -105,4 +126,6 @@ def run(
         batch_size=batch_size,
         handle_signals=handle_signals,
         blocking_threshold=blocking_threshold,
+        handle=handle,
+        until_stopped=until_stopped,
     )

@@ -9,6 +9,10 @@ Offloaded steps (``pumpcore/_link.py`` rule 4) complete before ``offload`` retur
 processor is called inline, an ``async def`` one is awaited on the bridge's loop thread while this
 thread waits. One call at a time, so ``async_concurency_limit`` is never reached; outputs and
 statistics are those of the other executors.
+
+Other threads reach the run through an ``Inbox``: a ``RunHandle``'s stop, an ``InternalSource.put``
+(run here, between steps), a bridged server's failure. On a real clock the loop waits on the
+inbox rather than sleeping, so each of them wakes it at once.
 """
 
 from __future__ import annotations
@@ -17,29 +21,45 @@ import contextlib
 import logging
 import queue
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from pumpcore import Clock, Context, Pipeline
 from pumpcore.lowlevel import Offload, RunMachine, Serve
 
 from ._blocking import BlockingParts, check_blocking, log_failure
 from ._failures import FailureLog
+from ._handle import RunHandle
+from ._inbox import Call, Inbox
 from ._report import RunReport, report_of
 from ._signals import stop_signals
 
+T = TypeVar("T")
+
 log = logging.getLogger("pumpcore.executors")
 
-# While signal handlers are installed, a real sleep is cut in slices this long so that a stop
-# request is seen promptly (a signal handler that only sets a flag does not end time.sleep).
+# While signal handlers are installed, a wait is cut in slices this long so that a stop request
+# is seen promptly (a signal handler only sets a flag: it does not end a wait on the inbox).
 _SLICE = 0.1
+
+# What ``request_stop`` puts into the inbox to wake a wait (nothing to run).
+_WAKE = object()
 
 
 class _SyncLink:
     """The ``ExecutorLink`` of the sync executor: everything happens in the calling thread."""
 
-    def __init__(self, parts: BlockingParts) -> None:
+    def __init__(self, parts: BlockingParts, inbox: Inbox) -> None:
         self.parts = parts
+        self.inbox = inbox
+
+    def is_owner_thread(self) -> bool:
+        """True on the thread that called ``run``."""
+        return self.inbox.is_owner_thread()
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the calling thread between steps; wait for it."""
+        return self.inbox.call(fn)
 
     def notify(self) -> None:
         """Queued events are seen at the loop's next step (it is the caller)."""
@@ -76,73 +96,129 @@ def run_sync(
     batch_size: int,
     handle_signals: bool = False,
     stop_timeout: float = 10.0,
+    handle: RunHandle | None = None,
+    until_stopped: bool = False,
 ) -> RunReport:
     """Drive ``pipelines`` until they finish or ``stop_after`` seconds of ``clock`` pass."""
     machine = RunMachine(
-        pipelines, batch_size=batch_size, stop_after=stop_after, stop_timeout=stop_timeout
+        pipelines,
+        batch_size=batch_size,
+        stop_after=stop_after,
+        stop_timeout=stop_timeout,
+        serving=until_stopped,
     )
     check_blocking(machine, "sync")
-    serve_failures: queue.SimpleQueue[tuple[Serve, BaseException]] = queue.SimpleQueue()
-    parts = BlockingParts(lambda command, exc: serve_failures.put((command, exc)))
-    link = _SyncLink(parts)
+    inbox = Inbox()
+    parts = BlockingParts(lambda command, exc: inbox.put((command, exc)))
+    runner = _SyncRunner(machine, parts, inbox, clock, handle)
+    link = _SyncLink(parts, inbox)
+    if handle is not None:
+        handle.attach(lambda: inbox.put(None))  # None only wakes the loop; it looks at the handle
     failures = FailureLog(machine.pipelines)
     for pipeline in machine.pipelines:
         pipeline.set_timer(time.perf_counter)
         pipeline.Executor = link
-    stop = [False]
-
-    def request_stop() -> None:
-        stop[0] = True
-
     try:
-        with stop_signals(request_stop, handle_signals) as polling:
+        with stop_signals(runner.request_stop, handle_signals) as polling:
+            runner.polling = polling
             try:
-                _drive(machine, parts, clock, stop, polling, serve_failures)
+                runner.drive()
             except BaseException:
                 machine.request_stop()  # close what was opened, then let the error out
                 with contextlib.suppress(Exception):
-                    _drive(machine, parts, clock, stop, polling, serve_failures)
+                    runner.drive()
                 raise
             finally:
                 parts.close()
-        if machine.error is not None:
-            raise machine.error
+        error = machine.error or runner.fatal
+        if error is not None:
+            raise error
         return report_of(machine.driver)
     finally:
+        if handle is not None:
+            handle.detach()
+        inbox.close()
         failures.detach()
         for pipeline in machine.pipelines:
             pipeline.Executor = None
 
 
-def _drive(
-    machine: RunMachine,
-    parts: BlockingParts,
-    clock: Clock,
-    stop: list[bool],
-    polling: bool,
-    serve_failures: queue.SimpleQueue[tuple[Serve, BaseException]],
-) -> None:
-    """Interpret the machine's commands inline until the run is over."""
-    while not machine.finished:
-        if stop[0]:
-            machine.request_stop()
-        while not serve_failures.empty():
-            serve, exc = serve_failures.get()
-            machine.failed(serve, clock.time(), exc)
-        step = machine.poll(clock.time(), time.monotonic())
-        for command in step.commands:
-            try:
-                result = parts.perform(command)
-            except Exception as exc:
-                log_failure(command, exc)
-                machine.failed(command, clock.time(), exc)
-            else:
-                machine.done(command, clock.time(), result)
-        if step.commands or step.again:
-            continue
-        wake = step.wake
-        if wake is None or (polling and not clock.is_virtual):
-            # Serving with nothing scheduled, or signals to notice: wait in slices.
-            slice_end = clock.time() + _SLICE
-            wake = slice_end if wake is None else min(wake, slice_end)
-        clock.sleep_until(wake)
+class _SyncRunner:
+    """Interprets the machine's commands inline until the run is over."""
+
+    def __init__(
+        self,
+        machine: RunMachine,
+        parts: BlockingParts,
+        inbox: Inbox,
+        clock: Clock,
+        handle: RunHandle | None,
+    ) -> None:
+        self.machine, self.parts, self.inbox, self.clock = machine, parts, inbox, clock
+        self.handle = handle
+        self.polling = False
+        self.stop_requested = False
+        # A command raised what is not an Exception (KeyboardInterrupt, SystemExit): the run
+        # stops cleanly, then ``run`` raises it. While failing, further ones are only answered.
+        self.fatal: BaseException | None = None
+
+    def request_stop(self) -> None:
+        """Safe in a signal handler: sets a flag and wakes the inbox (``SimpleQueue.put`` is
+        reentrant). The wake matters: CPython 3.11's ``SimpleQueue.get(timeout)`` interrupted
+        by a signal whose handler returns after the deadline waits for ever, unless an item
+        arrived meanwhile."""
+        self.stop_requested = True
+        self.inbox.put(_WAKE)
+
+    def drive(self) -> None:
+        machine, clock = self.machine, self.clock
+        while not machine.finished:
+            self._handle_inbox(0)
+            if self.stop_requested or (self.handle is not None and self.handle.stop_requested):
+                machine.request_stop()
+            step = machine.poll(clock.time(), time.monotonic())
+            for command in step.commands:
+                try:
+                    result = self.parts.perform(command)
+                except BaseException as exc:
+                    log_failure(command, exc)
+                    machine.failed(command, clock.time(), exc)
+                    if not isinstance(exc, Exception):
+                        self.fatal = self.fatal or exc
+                        machine.request_stop()
+                else:
+                    machine.done(command, clock.time(), result)
+            if step.commands or step.again:
+                continue
+            wake, real_wake = step.wake, step.real_wake
+            if clock.is_virtual and wake is not None:
+                clock.sleep_until(wake)  # jump; whatever came meanwhile is seen next turn
+                continue
+            # Wait on the inbox, not in a sleep: a put or a stop from another thread wakes it.
+            timeout = None if wake is None else max(0.0, wake - clock.time())
+            if real_wake is not None:
+                left = max(0.0, real_wake - time.monotonic())
+                timeout = left if timeout is None else min(timeout, left)
+            if self.polling:  # a signal handler only sets a flag: look at it in slices
+                timeout = _SLICE if timeout is None else min(timeout, _SLICE)
+            self._handle_inbox(timeout)
+
+    def _handle_inbox(self, timeout: float | None) -> None:
+        """Run what other threads handed over, waiting up to ``timeout`` for the first."""
+        try:
+            item = self.inbox.get(timeout)
+            while True:
+                self._handle(item)
+                item = self.inbox.get(0)
+        except queue.Empty:
+            return
+
+    def _handle(self, item: object) -> None:
+        if item is _WAKE:
+            return
+        if isinstance(item, Call):
+            item.run()
+        elif isinstance(item, tuple):
+            serve, exc = item
+            assert isinstance(serve, Serve)
+            self.machine.failed(serve, self.clock.time(), exc)

@@ -16,7 +16,13 @@ one ``queue.SimpleQueue`` (the inbox):
   steps that would release it need) or on the ``AsyncBridge``'s loop (``async def`` processors);
   its outcome is a callable that resumes the pipeline on the coordinator.
 
-SIGINT/SIGTERM put a stop request in the inbox (``SimpleQueue.put`` is safe in a signal handler).
+SIGINT/SIGTERM and a ``RunHandle`` put a stop request in the inbox (``SimpleQueue.put`` is safe
+in a signal handler); an ``InternalSource.put`` from another thread is a ``Call`` the coordinator
+runs (``ExecutorLink.call``). When the run is over the inbox is closed: a put, or an event a
+cycle still sends, fails with ``PipelineStoppedError`` rather than waiting forever.
+
+A worker's command that raises what is not an ``Exception`` (KeyboardInterrupt, SystemExit) is
+answered as failed, stops the run cleanly, and ``run`` then raises it.
 """
 
 from __future__ import annotations
@@ -25,18 +31,21 @@ import concurrent.futures
 import contextlib
 import logging
 import queue
-import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pumpcore import Clock, Context, Pipeline, PipelineStoppedError
 from pumpcore.lowlevel import Close, Command, Cycle, Load, Offload, Read, RunMachine
 
 from ._blocking import BlockingParts, abandoned, check_blocking, describe, log_failure
 from ._failures import FailureLog
+from ._handle import RunHandle
+from ._inbox import Call, Inbox
 from ._report import RunReport, report_of
 from ._signals import stop_signals
+
+T = TypeVar("T")
 
 log = logging.getLogger("pumpcore.executors")
 
@@ -68,17 +77,24 @@ class _ThreadsRunner:
         stop_timeout: float,
         batch_size: int,
         workers: int,
+        handle: RunHandle | None = None,
+        until_stopped: bool = False,
     ) -> None:
         self.machine = RunMachine(
-            pipelines, batch_size=batch_size, stop_after=stop_after, stop_timeout=stop_timeout
+            pipelines,
+            batch_size=batch_size,
+            stop_after=stop_after,
+            stop_timeout=stop_timeout,
+            serving=until_stopped,
         )
         check_blocking(self.machine, "threads")
         self.clock = clock
-        self.inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.inbox = Inbox()
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, "pumpcore-worker")
-        self.coordinator = threading.get_ident()
+        self.handle = handle
         self.held: list[_Request] = []
         self.stop_requested = False
+        self.fatal: BaseException | None = None  # raised by ``run`` once the run stopped
         self.parts = BlockingParts(lambda command, exc: self.inbox.put((command, exc)))
         self._step_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._async_calls: list[Offload] = []  # offloaded async calls, started once per turn
@@ -102,12 +118,20 @@ class _ThreadsRunner:
 
     def process(self, pipeline: Pipeline, event: Any, context: Context | None) -> None:
         """Process on the coordinator; from a worker, hand the event over and wait for it."""
-        if threading.get_ident() == self.coordinator:
+        if self.inbox.is_owner_thread():
             pipeline.process(event, context)
             return
         request = _Request(pipeline, event, context)
-        self.inbox.put(request)
+        self.inbox.put_open(request)
         request.future.result()
+
+    def is_owner_thread(self) -> bool:
+        """True on the coordinator."""
+        return self.inbox.is_owner_thread()
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the coordinator (between its steps) and wait for it."""
+        return self.inbox.call(fn)
 
     def offload(self, call: Offload) -> None:
         """Start an async or blocking step's call; its outcome comes back through the inbox."""
@@ -124,7 +148,25 @@ class _ThreadsRunner:
         self._when_done(call, future)
 
     def _when_done(self, call: Offload, future: concurrent.futures.Future[Any]) -> None:
-        future.add_done_callback(lambda f: self.inbox.put(lambda: _resume(call, f)))
+        future.add_done_callback(lambda f: self.inbox.put(lambda: self._resume(call, f)))
+
+    def _resume(self, call: Offload, future: concurrent.futures.Future[Any]) -> None:
+        """Give an offloaded call's outcome back to its pipeline (on the coordinator)."""
+        try:
+            result = future.result(0)
+        except Exception as exc:  # what the step raised, or CancelledError (the bridge closed)
+            call.pipeline.resume_failed(call, exc)
+        except BaseException as exc:
+            call.pipeline.resume_failed(call, abandoned(call))
+            self._fail_run(exc)
+        else:
+            call.pipeline.resume(call, result)
+
+    def _fail_run(self, exc: BaseException) -> None:
+        """Something raised what is not an Exception: stop cleanly, then ``run`` raises it."""
+        if self.fatal is None:
+            self.fatal = exc
+        self.stop_requested = True
 
     def _start_async_calls(self) -> None:
         """Start the async calls offloaded since the last turn, in one trip to the bridge."""
@@ -155,16 +197,18 @@ class _ThreadsRunner:
             return
         try:
             result = self._call(self.parts.perform, command)
-        except Exception as exc:
+        except BaseException as exc:
             log_failure(command, exc)
             self.machine.failed(command, self.clock.time(), exc)
+            if not isinstance(exc, Exception):
+                self._fail_run(exc)
         else:
             self.machine.done(command, self.clock.time(), result)
 
     def _in_worker(self, command: Command) -> None:
         try:
             result = self.parts.perform(command)
-        except Exception as exc:
+        except BaseException as exc:  # a KeyboardInterrupt too: the coordinator raises it
             log_failure(command, exc)
             self.inbox.put((command, exc))
         else:
@@ -193,11 +237,15 @@ class _ThreadsRunner:
     def _handle(self, item: object) -> None:
         if item is _STOP:
             self.stop_requested = True
+        elif isinstance(item, Call):
+            item.run()
         elif isinstance(item, _Request):
             self.held.append(item)
         elif isinstance(item, tuple):
             command, exc = item
             self.machine.failed(command, self.clock.time(), exc)
+            if not isinstance(exc, Exception):
+                self._fail_run(exc)
         else:
             assert callable(item)
             item()
@@ -215,6 +263,13 @@ class _ThreadsRunner:
                     pipeline.process(request.event, request.context)
                 except PipelineStoppedError as exc:
                     request.future.set_exception(exc)
+                except BaseException as exc:
+                    if isinstance(exc, Exception):
+                        raise
+                    # A processor raised KeyboardInterrupt or the like: the run stops with it;
+                    # the waiting cycle is told its event was refused.
+                    request.future.set_exception(PipelineStoppedError("the run is failing"))
+                    self._fail_run(exc)
                 else:
                     request.future.set_result(None)
                 served = True
@@ -226,15 +281,12 @@ class _ThreadsRunner:
     def _drain_inbox(self, timeout: float | None) -> None:
         self._start_async_calls()  # before waiting: what they finish is what may come in
         try:
-            item = self.inbox.get(timeout=timeout) if timeout != 0 else self.inbox.get_nowait()
+            item = self.inbox.get(timeout)
+            while True:
+                self._handle(item)
+                item = self.inbox.get(0)
         except queue.Empty:
             return
-        self._handle(item)
-        while True:
-            try:
-                self._handle(self.inbox.get_nowait())
-            except queue.Empty:
-                return
 
     def run(self, handle_signals: bool) -> RunReport:
         machine = self.machine
@@ -242,6 +294,8 @@ class _ThreadsRunner:
             pipeline.set_timer(time.perf_counter)
             pipeline.Executor = self
         failures = FailureLog(machine.pipelines)
+        if self.handle is not None:
+            self.handle.attach(self.request_stop)
         try:
             with stop_signals(self.request_stop, handle_signals):
                 try:
@@ -253,10 +307,14 @@ class _ThreadsRunner:
                     raise
                 finally:
                     self.parts.close()
-            if machine.error is not None:
-                raise machine.error
+            error = machine.error or self.fatal
+            if error is not None:
+                raise error
             return report_of(machine.driver)
         finally:
+            if self.handle is not None:
+                self.handle.detach()
+            self._close_inbox()
             failures.detach()
             for pipeline in machine.pipelines:
                 pipeline.Executor = None
@@ -264,11 +322,19 @@ class _ThreadsRunner:
             if self._step_pool is not None:
                 self._step_pool.shutdown(wait=False, cancel_futures=True)
 
+    def _close_inbox(self) -> None:
+        """The run is over: whoever still waits on the coordinator is told so."""
+        stopped = PipelineStoppedError("the run is over")
+        for item in self.held + self.inbox.close():
+            if isinstance(item, _Request):
+                item.future.set_exception(stopped)
+        self.held = []
+
     def _loop(self) -> None:
         machine, clock = self.machine, self.clock
         while not machine.finished:
             self._drain_inbox(0)
-            if self.stop_requested:
+            if self.stop_requested or (self.handle is not None and self.handle.stop_requested):
                 machine.request_stop()
             served = self._serve_held()
             step = machine.poll(clock.time(), time.monotonic())
@@ -291,16 +357,6 @@ class _ThreadsRunner:
             self._drain_inbox(timeout)
 
 
-def _resume(call: Offload, future: concurrent.futures.Future[Any]) -> None:
-    """Give an offloaded call's outcome back to its pipeline (on the coordinator)."""
-    try:
-        result = future.result(0)
-    except Exception as exc:  # what the step raised, or CancelledError (the bridge closed)
-        call.pipeline.resume_failed(call, exc)
-    else:
-        call.pipeline.resume(call, result)
-
-
 def run_threads(
     pipelines: Sequence[Pipeline],
     *,
@@ -310,6 +366,8 @@ def run_threads(
     batch_size: int,
     handle_signals: bool,
     workers: int = 8,
+    handle: RunHandle | None = None,
+    until_stopped: bool = False,
 ) -> RunReport:
     """Drive ``pipelines`` with a coordinator (this thread) and a pool of ``workers`` threads."""
     runner = _ThreadsRunner(
@@ -319,5 +377,7 @@ def run_threads(
         stop_timeout=stop_timeout,
         batch_size=batch_size,
         workers=workers,
+        handle=handle,
+        until_stopped=until_stopped,
     )
     return runner.run(handle_signals)

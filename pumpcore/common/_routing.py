@@ -10,18 +10,24 @@ Rules:
 3. ``DirectSource.put`` processes the event at once, in the caller's stack.
 4. A queued event holds the origin of the event that put it (``pumpcore/_delivery.py``): the
    feeding source's positions are acknowledged only once the event went on from the queue.
+5. ``put`` on a stopped pipeline raises ``PipelineStoppedError``: an event accepted then would
+   never be processed. A hard error does not refuse puts (``recover()`` resumes the queue);
+   what is still queued when the run ends is reported (``RunReport.unprocessed``).
+6. ``put`` from a thread other than the executor's goes through the executor link (``call``),
+   which runs it on the thread that owns the pipelines: the core is not thread-safe.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._component import Context, Processor, Sink, Source
-from .._delivery import Origin, hold, running
-from .._errors import ConfigError, PipelineStoppedError, QueueFullError
+from .._delivery import Origin, Receipt, current_origin, hold, running
+from .._errors import ConfigError, PipelineStoppedError, ProcessingError, QueueFullError
 from .._link import not_served_error
 
 if TYPE_CHECKING:
@@ -99,11 +105,23 @@ class InternalSource(Source):
         copy_context: bool = False,
         copy_event: bool = False,
     ) -> None:
-        """Queue an event without waiting.
+        """Queue an event without waiting; from any thread while an executor drives the
+        pipeline (rule 6: another thread waits while the executor's thread queues it).
 
         Raises:
             QueueFullError: the queue holds ``queue_max_size`` events already.
+            PipelineStoppedError: the pipeline is stopped (rule 5).
         """
+        pipeline = self.Pipeline
+        link = pipeline.Executor if pipeline is not None else None
+        if link is not None and not link.is_owner_thread():
+            link.call(functools.partial(self.put, context, event, copy_context, copy_event))
+            return
+        if pipeline is not None and pipeline.is_stopped():
+            raise PipelineStoppedError(
+                f"InternalSource {self.locate_address()!r}: pipeline {pipeline.Id!r} is stopped; "
+                "the event would never be processed"
+            )
         if len(self._queue) >= self._max:
             raise QueueFullError(
                 f"InternalSource {self.locate_address()!r} is full ({self._max} events); "
@@ -113,7 +131,6 @@ class InternalSource(Source):
         self._queue.append((ctx, copy.deepcopy(event) if copy_event else event, hold()))
         if not self._throttling and len(self._queue) >= self._threshold:
             self._set_backpressure(True)
-        link = self.Pipeline.Executor if self.Pipeline is not None else None
         if link is not None:
             link.notify()  # an idle executor must look at the queue again
 
@@ -123,6 +140,8 @@ class InternalSource(Source):
         event: Any,
         copy_context: bool = False,
         copy_event: bool = False,
+        *,
+        wait: bool = False,
     ) -> None:
         """Queue an event, first waiting while the queue is at its backpressure threshold or the
         pipeline is not ready (throttled, or stopped by a hard error until ``recover()``).
@@ -130,23 +149,52 @@ class InternalSource(Source):
         Needs an async executor serving the pipeline (``pumpcore_executors.serving``); the wait
         goes through the link it installs, so the core stays free of any event loop.
 
+        Args:
+            wait: also wait until the event is *committed*: everything derived from it was
+                written by a sink whose flush returned, dropped on purpose or dead-lettered (as
+                for a source position, ``pumpcore/_delivery.py`` rule 6). The event carries a
+                receipt for it; puts without ``wait`` cost nothing more.
+
         Raises:
             RuntimeError: no async executor serves the pipeline.
-            PipelineStoppedError: the pipeline stopped (or stops while waiting).
+            PipelineStoppedError: the pipeline stopped (or stops while waiting); with ``wait``,
+                the run ended before the event was committed.
+            ProcessingError: with ``wait``: the event (or one derived from it) failed hard, was
+                abandoned at stop, or a flush that had to write it failed.
         """
         pipeline = self.Pipeline
         if pipeline is None:
             raise RuntimeError(f"source {self.Id!r} is not part of a pipeline")
         while True:
+            if pipeline.is_stopped():
+                raise PipelineStoppedError(f"pipeline {pipeline.Id!r} is stopped")
             link = pipeline.Executor
             if link is None:
                 raise not_served_error(f"{self.locate_address()}.put_async", pipeline.Id)
-            if pipeline.is_stopped():
-                raise PipelineStoppedError(f"pipeline {pipeline.Id!r} is stopped")
             if pipeline.is_ready() and not self._throttling and not self.is_full():
                 break
             await link.changed()
-        self.put(context, event, copy_context, copy_event)
+        if not wait:
+            self.put(context, event, copy_context, copy_event)
+            return
+        receipt = Receipt(self)
+        with running(Origin((*current_origin(), receipt))):
+            self.put(context, event, copy_context, copy_event)
+        if self.receipts is None:
+            self.receipts = []
+        self.receipts.append(receipt)
+        while not receipt.committed:
+            if receipt.failed:
+                raise ProcessingError(
+                    f"{self.locate_address()}: the event was not committed: it failed hard, was "
+                    "abandoned at stop, or a sink failed to write it"
+                )
+            link = pipeline.Executor
+            if link is None:
+                raise PipelineStoppedError(
+                    f"{self.locate_address()}: the run ended before the event was committed"
+                )
+            await link.changed()
 
     def _set_backpressure(self, enable: bool) -> None:
         self._throttling = enable
@@ -156,6 +204,10 @@ class InternalSource(Source):
     def has_pending(self) -> bool:
         """True while events wait in the queue."""
         return bool(self._queue)
+
+    def buffered(self) -> int:
+        """Events waiting in the queue."""
+        return len(self._queue)
 
     def pump(self, max_items: int) -> int:
         """Process up to ``max_items`` queued events; return how many were taken.

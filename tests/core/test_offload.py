@@ -6,8 +6,8 @@ A fake link collects the offloaded calls; the tests resume them in whatever orde
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import given, settings
@@ -17,6 +17,8 @@ from pumpcore import ConfigError, Context, Generator, Pipeline, Processor, Sink,
 from pumpcore.common import ListSink
 from pumpcore.lowlevel import Offload, step_mode
 from pumpcore.testing import run_chain, run_pipeline
+
+T = TypeVar("T")
 
 
 class FakeLink:
@@ -36,6 +38,12 @@ class FakeLink:
 
     def offload(self, call: Offload) -> None:
         self.calls.append(call)
+
+    def is_owner_thread(self) -> bool:
+        return True
+
+    def call(self, fn: Callable[[], T]) -> T:
+        return fn()
 
     def take(self) -> list[Offload]:
         calls, self.calls = self.calls, []

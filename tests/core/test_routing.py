@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pumpcore import ConfigError, Pipeline, Pump, QueueFullError
+from pumpcore import ConfigError, Pipeline, PipelineStoppedError, Pump, QueueFullError
 from pumpcore.common import (
     DirectSource,
     InternalSource,
@@ -101,3 +101,17 @@ def test_internal_source_limits_are_validated() -> None:
         InternalSource(config={"queue_max_size": 0})
     with pytest.raises(ConfigError, match="exceeds queue_max_size"):
         InternalSource(config={"queue_max_size": 2, "backpressure_threshold": 3})
+
+
+def test_put_on_a_stopped_pipeline_raises_but_a_hard_error_only_queues() -> None:
+    source = InternalSource()
+    p = Pipeline("P")
+    p.build(source, ListSink())
+    p.set_error({}, None, ValueError("hard"))
+    assert p.is_error()
+    source.put({}, 1)  # recover() resumes the queue: the event is not lost
+    assert source.buffered() == 1
+    p.stop()
+    with pytest.raises(PipelineStoppedError, match="'P' is stopped"):
+        source.put({}, 2)
+    assert source.buffered() == 1

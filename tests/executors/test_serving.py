@@ -164,8 +164,8 @@ def test_cancellation_stops_drains_and_flushes(async_backend: str) -> None:
     assert p.Executor is None
 
     async def late() -> None:
-        with pytest.raises(RuntimeError, match="no async executor"):
-            await source.put_async({}, 1)
+        with pytest.raises(PipelineStoppedError, match="'P' is stopped"):
+            await source.put_async({}, 1)  # stopped says more than "not served"
 
     run_on(async_backend, late)
 
