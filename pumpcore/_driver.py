@@ -267,6 +267,10 @@ class Driver:
                 left[source.Pipeline.Id] = left.get(source.Pipeline.Id, 0) + n
         return left
 
+    def running_calls(self) -> int:
+        """Offloaded calls executors have yet to answer, over every pipeline."""
+        return sum(p.running_calls() for p in self.pipelines)
+
     def in_flight(self) -> int:
         """Events suspended at async or blocking steps, over every pipeline."""
         return sum(p.in_flight() for p in self.pipelines)

@@ -244,7 +244,9 @@ class RunMachine:
     def idle(self) -> bool:
         """True when nothing runs: no command outstanding, no event in flight at an async or
         blocking step (a virtual clock may then jump to the next wake)."""
-        return not (self._outstanding or self.driver.in_flight())
+        # Results held back by backpressure do not count: they move only if something else
+        # does, so a run whose only such results wait for a stopped pipeline can end (rule 5).
+        return not (self._outstanding or self.driver.running_calls())
 
     def request_stop(self) -> None:
         """Take no new input from now on and run the stop sequence (rule 3)."""
@@ -532,7 +534,7 @@ class RunMachine:
             return Step(self._start(self._acknowledgements()), again=True)
         if driver.pump_round():
             return Step(again=True)
-        if (self._reads_and_cycles or driver.in_flight()) and in_time:
+        if (self._reads_and_cycles or driver.running_calls()) and in_time:
             return Step(real_wake=self._stop_by)
         if in_time and driver.stop_next(now):
             return Step(again=True)

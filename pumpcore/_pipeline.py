@@ -769,6 +769,11 @@ class Pipeline(Configurable):
         limit_who = self._limit_who
         return any(who is not limit_who for who in self._throttles)
 
+    def running_calls(self) -> int:
+        """Offloaded calls the executor has yet to answer (queued or running): unlike results
+        held back by backpressure, these complete without anything else happening."""
+        return len(self._queued) + len(self._running)
+
     def in_flight(self) -> int:
         """Events suspended at async or blocking steps: queued, running, or finished and waiting
         for an earlier one to be passed on."""

@@ -33,12 +33,22 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import attrs
 
 from .._component import Context, Generator, Sink
-from .._io_source import AsyncSink, AsyncSource, BlockingSink, BlockingSource, IOSource, Received
+from .._io_source import (
+    AsyncSink,
+    AsyncSource,
+    Batch,
+    BlockingSink,
+    BlockingSource,
+    IOSource,
+    ReadResult,
+    Received,
+    Rejected,
+)
 from .._pipeline import ErrorPolicy, Pipeline
 from .._pump import Pump
 from ..common._iterator_source import IteratorSource
@@ -344,7 +354,7 @@ class _Tagger:
         if isinstance(source, AsyncSource):
             read, acknowledge, close = source.read, source.acknowledge, source.aclose
 
-            async def aread(max_items: int) -> Sequence[Received] | None:
+            async def aread(max_items: int) -> Sequence[Received | Rejected] | None:
                 return self.tag(await read(max_items))
 
             async def aacknowledge(positions: Sequence[Any]) -> None:
@@ -362,7 +372,7 @@ class _Tagger:
             assert isinstance(source, BlockingSource)
             bread, backnowledge, bclose = source.read, source.acknowledge, source.close
 
-            def read_(max_items: int) -> Sequence[Received] | None:
+            def read_(max_items: int) -> Sequence[Received | Rejected] | None:
                 return self.tag(bread(max_items))
 
             def acknowledge_(positions: Sequence[Any]) -> None:
@@ -377,11 +387,31 @@ class _Tagger:
             setattr(source, "acknowledge", acknowledge_)  # noqa: B010
             setattr(source, "close", close_)  # noqa: B010
 
-    def tag(self, items: Sequence[Received] | None) -> Sequence[Received] | None:
+    def tag(self, items: ReadResult) -> Sequence[Received | Rejected] | None:
         if items is None:
             return None
-        tagged = []
-        for item in items:
+        records: Sequence[Received | Rejected]
+        if isinstance(items, Batch):
+            n = len(items.events)
+            records = [
+                Received(*record)
+                for record in zip(
+                    items.events,
+                    items.positions if items.positions is not None else [None] * n,
+                    items.contexts if items.contexts is not None else [None] * n,
+                    strict=True,
+                )
+            ]
+        else:
+            records = cast("Sequence[Received | Rejected]", items)
+        tagged: list[Received | Rejected] = []
+        for item in records:
+            if isinstance(item, Rejected):
+                # No event: its position is done once what was read before it is.
+                if item.position is not None:
+                    self.positions.append((len(self.events) - 1, item.position))
+                tagged.append(item)
+                continue
             serial = len(self.events)
             self.events.append(item.event)
             if item.position is not None:

@@ -219,16 +219,7 @@ flush_failures = st.frozensets(st.integers(1, 8), max_size=2)
 
 
 def known_bug(spec: Spec) -> bool:
-    """The combinations of the two known bugs, tested (xfail) on their own below."""
-    # test_a_run_whose_child_failed_hard_ends_by_itself: async or blocking steps in a pipeline
-    # whose queue target fails hard (an event, or a flush under the hard policy).
-    if (
-        spec.route != "none"
-        and spec.b_policy == "hard"
-        and (spec.b_fail_flushes or any(kind == "fail" for kind, _ in spec.b_steps))
-        and any(kind in ("async", "blocking") for kind, _ in spec.a_steps)
-    ):
-        return True
+    """The combination of the known bug, tested (xfail) on its own below."""
     # test_stop_flushes_an_aggregate_behind_an_async_step_fed_by_another_aggregate.
     for steps in (spec.a_steps, spec.b_steps):
         kinds = "".join(
@@ -396,14 +387,6 @@ def test_a_run_whose_child_failed_hard_ends_by_itself(
 ) -> None:
     # The parent's async results wait (backpressure) for a queue whose pipeline failed hard and
     # never drains it: nothing can ever happen, so the run must end by itself (machine rule 5).
-    if executor != "sync":  # the sync executor finishes each call before the next: none waits
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="RunMachine.idle() counts results held back by a throttle as running, "
-                "so the run never ends by itself (here: until a SIGTERM)",
-            )
-        )
     spec = attrs.evolve(
         SCRIPTED["hard-failure-in-child"], a_steps=(("async", 0),), b_steps=(("fail", 151),)
     )
