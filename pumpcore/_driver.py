@@ -374,13 +374,14 @@ class Driver:
     def stop_next(self, now: float) -> bool:
         """Stop the next pipeline in ``stop_order`` that is not stopped; False when none is left.
 
-        For executors whose offloaded steps complete later: drain and wait for ``in_flight()``
-        to reach 0 before each call (rule 5).
+        For executors whose offloaded steps complete later: drain and wait for
+        ``running_calls()`` to reach 0 before each call (rule 5); a pipeline whose stop emitted
+        an event into an async step is stopped the rest of the way by the next call.
         """
         self.request_stop()
         for pipeline in self.stop_order():
-            if not pipeline.is_stopped():
-                pipeline.stop(now)
+            if not pipeline.stop_finished():
+                pipeline.stop_step(now)  # part-way while an emitted event is in flight
                 return True
         return False
 

@@ -214,6 +214,7 @@ class Pipeline(Configurable):
         self._ready_listeners: list[Callable[[bool], None]] = []
         self._failure_listeners: list[Callable[[Failure], None]] = []
         self._stopped = False
+        self._stop_index = 0  # the next component ``stop`` flushes (see ``stop``)
         self.Pump: Pump | None = None
         # Set by the executor driving this pipeline, None otherwise (see pumpcore/_link.py).
         self.Executor: ExecutorLink | None = None
@@ -1030,14 +1031,35 @@ class Pipeline(Configurable):
     def stop(self, now: float | None = None) -> None:
         """Stop intake and flush what components hold (aggregates), in pipeline order.
 
-        Sinks' own ``flush`` is the executor's to call: it may do I/O.
+        Sinks' own ``flush`` is the executor's to call: it may do I/O. An executor whose
+        offloaded steps complete later uses ``stop_step`` instead.
+        """
+        self.stop_step(now)
+
+    def stop_step(self, now: float | None = None) -> bool:
+        """``stop`` as far as it can go now: True once every component was stopped; False when
+        what a component emitted is in flight at an async or blocking step. Call it again once
+        ``running_calls()`` is 0, so that the components after that step (a second aggregator)
+        still get the event before their own ``on_stop``.
         """
         if now is not None and now > self._now:
             self._now = now
-        for index, component in self._timed_components:
+        if not self._stopped:
+            self._stopped = True
+            self._evaluate_ready()
+        components = self._timed_components
+        while self._stop_index < len(components):
+            index, component = components[self._stop_index]
+            self._stop_index += 1
             self._emit_from(index, component.on_stop(self._now))
-        self._stopped = True
-        self._evaluate_ready()
+            if self.running_calls():
+                return False
+        self._stop_index = len(components) + 1  # done, whatever is added later
+        return True
+
+    def stop_finished(self) -> bool:
+        """True once ``stop`` reached the end of the pipeline."""
+        return self._stop_index > len(self._timed_components)
 
     def is_stopped(self) -> bool:
         """True after ``stop``."""

@@ -17,7 +17,6 @@ position (``tests/executors/_tracing.py``), so each acknowledgement is checked a
 from __future__ import annotations
 
 import os
-import re
 import signal
 import threading
 import time
@@ -218,18 +217,6 @@ step_specs = st.one_of(
 flush_failures = st.frozensets(st.integers(1, 8), max_size=2)
 
 
-def known_bug(spec: Spec) -> bool:
-    """The combination of the known bug, tested (xfail) on its own below."""
-    # test_stop_flushes_an_aggregate_behind_an_async_step_fed_by_another_aggregate.
-    for steps in (spec.a_steps, spec.b_steps):
-        kinds = "".join(
-            {"aggregate": "g", "async": "o", "blocking": "o"}.get(k, "") for k, _ in steps
-        )
-        if re.search("g.*o.*g", kinds):
-            return True
-    return False
-
-
 specs = st.builds(
     Spec,
     values=st.lists(st.integers(0, 999), max_size=60).map(tuple),
@@ -244,7 +231,7 @@ specs = st.builds(
     commit_every=st.integers(1, 64),
     batch_size=st.integers(1, 32),
     read_chunk=st.integers(1, 40),
-).filter(lambda spec: not known_bug(spec))
+)
 
 
 @attrs.define
@@ -421,14 +408,6 @@ def test_stop_flushes_an_aggregate_behind_an_async_step_fed_by_another_aggregate
     # At stop the first aggregator emits its partial aggregate; it reaches the second one only
     # after the async step, by which time the pipeline was stopped: the second aggregate is
     # never emitted, so the event is never written (nor acknowledged, nor reported).
-    if executor != "sync":  # the sync executor finishes the async call inside Pipeline.stop
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="Pipeline.stop calls on_stop once per component; an aggregate emitted at "
-                "stop that is in flight at an async step misses the later aggregators' on_stop",
-            )
-        )
     spec = Spec(
         values=(0, 1, 2),
         a_steps=(("aggregate", 2), ("async", 0), ("aggregate", 2)),

@@ -31,11 +31,11 @@ def test_executors_and_adapters_use_only_the_public_contract() -> None:
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
                 names: list[str] = []
                 if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                    names = [node.module]
+                    names, line = [node.module], node.lineno
                 elif isinstance(node, ast.Import):
-                    names = [alias.name for alias in node.names]
+                    names, line = [alias.name for alias in node.names], node.lineno
                 for name in names:
                     parts = name.split(".")
                     if parts[0] == "pumpcore" and any(p.startswith("_") for p in parts[1:]):
-                        offenders.append(f"{path.relative_to(root)}:{node.lineno}: {name}")
+                        offenders.append(f"{path.relative_to(root)}:{line}: {name}")
     assert offenders == []
