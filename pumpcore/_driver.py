@@ -22,8 +22,8 @@ Rules:
    more (it is stopped by a hard error, throttled for good) is counted by ``unprocessed()``.
    ``stop`` then stops the pipelines feeders first, draining the queues between them, so what
    an aggregator flushes still reaches a sink. An executor whose async or blocking steps
-   complete later stops pipelines one at a time (``stop_next``) and waits, between them, until
-   ``in_flight()`` is 0 — or gives up at its ``stop_timeout`` with ``abandon``.
+   complete later stops pipelines step by step (``stop_next``) and waits, between them, until
+   ``running_calls()`` is 0 — or gives up at its ``stop_timeout`` with ``abandon``.
 6. Commits (``pumpcore/_io_source.py``, ``pumpcore/_delivery.py``): positions are committed per
    source by completed prefix, whenever ``commit_every`` were taken or the executor is idle —
    never waiting for the whole run to be quiet. Receipts (events application code waits for)
@@ -96,6 +96,8 @@ class Driver:
         if batch_size < 1:
             raise ConfigError(f"Driver: batch_size must be >= 1, got {batch_size!r}")
         self.batch_size = batch_size
+        if commit_every < 1:
+            raise ConfigError(f"Driver: commit_every must be >= 1, got {commit_every!r}")
         self.commit_every = commit_every
         listed = list(pipelines)
         if not listed:
@@ -314,7 +316,8 @@ class Driver:
         return Commit(tuple(acks), tuple(receipts))
 
     def sinks(self) -> list[tuple[Pipeline, Sink]]:
-        """What a commit flushes: every pipeline's sink and dead-letter sink."""
+        """What a commit flushes: every pipeline's sink and dead-letter sink, each once (with
+        the first pipeline that has it)."""
         found: list[tuple[Pipeline, Sink]] = []
         for pipeline in self.pipelines:
             for sink in (pipeline.locate_sink(), pipeline.dead_letter):
@@ -322,12 +325,12 @@ class Driver:
                     found.append((pipeline, sink))
         return found
 
-    def flush_failed(self, pipeline: Pipeline) -> None:
-        """A sink of ``pipeline`` failed to write: what it had buffered may be lost, so the
-        sources feeding it (its own, and those of pipelines routing into it) acknowledge
-        nothing more in this run. Other sources go on."""
-        feeders = {pipeline}
-        frontier = [pipeline]
+    def flush_failed(self, sink: Sink) -> None:
+        """``sink`` failed to write: what it had buffered may be lost, so the sources feeding
+        it — those of every pipeline that ends in it or dead-letters into it, and of the
+        pipelines routing into those — acknowledge nothing more in this run. Others go on."""
+        feeders = {p for p in self.pipelines if sink is p.locate_sink() or sink is p.dead_letter}
+        frontier = list(feeders)
         while frontier:
             for ancestor in frontier.pop()._ancestors:
                 if ancestor not in feeders:

@@ -93,8 +93,8 @@ class Batch(NamedTuple):
 
     Attributes:
         events: the events, in read order.
-        positions: each event's position (none may be None), or None when there is nothing to
-            acknowledge.
+        positions: each event's position (None for one with nothing to acknowledge), or None
+            when no event has one.
         contexts: each event's context, or None for a fresh ``{}`` each.
     """
 
@@ -133,8 +133,8 @@ class IOSource(Source):
         config: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(pipeline, id, config)
-        # Batches and rejects in read order; _head is how much of the first batch was taken,
-        # _pending how many events and rejects wait in all.
+        # Batches and rejects in read order; _io_head is how much of the first batch was taken,
+        # _io_waiting how many events and rejects wait in all.
         self._io_buffer: deque[Batch | Rejected] = deque()
         self._io_head = 0
         self._io_waiting = 0
@@ -326,7 +326,7 @@ class BlockingSource(IOSource):
 
 
 class AsyncSource(IOSource):
-    """A source on an anyio-based client, for the async executors only; the methods are
+    """A source on an anyio-based client; the methods are
     coroutines run on the executor's loop. Same meaning as ``BlockingSource``'s."""
 
     async def open(self) -> None:
@@ -373,7 +373,8 @@ class BlockingSink(Sink):
 
 
 class AsyncSink(Sink):
-    """A sink on an anyio-based client, for the async executors only."""
+    """A sink on an anyio-based client (under the sync and threads executors its coroutines
+    run on a private event loop thread, the bridge)."""
 
     async def aopen(self) -> None:
         """Connect; called once before the first event."""

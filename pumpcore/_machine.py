@@ -317,7 +317,7 @@ class RunMachine:
         elif kind is Flush:
             assert isinstance(command, Flush)
             _report(command.pipeline, command.sink.Id, exc)
-            self.driver.flush_failed(command.pipeline)
+            self.driver.flush_failed(command.sink)
             self._flush_failed = True
         elif kind is Acknowledge or kind is Serve:
             assert isinstance(command, Acknowledge | Serve)
@@ -506,7 +506,8 @@ class RunMachine:
             else:
                 receipt.committed = True
         self._receipts = ()
-        # A failed flush poisoned the sources feeding that sink; the others go on (rule 4).
+        # A failed flush poisoned the sources feeding that sink (Driver.flush_failed); the
+        # others go on.
         return [Acknowledge(s, p) for s, p in acks if not s.ledger.poisoned]
 
     # ------------------------------------------------------------ stopping

@@ -20,10 +20,10 @@ Rules of this state machine:
    source is kept), each from the step after the one that suspended it, and only while nobody but
    the limit itself throttles the pipeline: backpressure from downstream (a full queue of a
    pipeline it routes to) holds finished results back instead of overfilling the queue. A
-   suspended event is
-   *in flight*: counted in ``event.in`` only, until it settles into one of rule 2's counters.
-   While events are in flight the pipeline ``holds_events()`` (no commit point acknowledges
-   their positions), and while ``async_concurency_limit`` or more are, it throttles itself.
+   suspended event is *in flight*: counted in ``event.in`` only, until it settles into one of
+   rule 2's counters. While in flight it holds its origin (``pumpcore/_delivery.py``: no commit
+   acknowledges its position), and while ``async_concurency_limit`` or more are in flight the
+   pipeline throttles itself.
    Without an executor, blocking steps run inline and async steps are a TypeError.
 """
 
@@ -825,24 +825,7 @@ class Pipeline(Configurable):
             self._error = failure
             origin.fail()  # never acknowledged, nor anything after it from the same source
             self._evaluate_ready()
-        dead_letter_failure: Failure | None = None
-        if self._dead_letter is not None:
-            try:
-                self._dead_letter.process(context, failure)
-            except Exception as dead_exc:
-                # The event is accounted for already; letting this escape would lose the counters
-                # a batch keeps locally (_run_fast) and the rest of the batch with them.
-                self._n_dead_err += 1
-                origin.fail()  # not dead-lettered after all: its position must not be acknowledged
-                dead_letter_failure = Failure(
-                    self.Id, self._dead_letter.Id, context, failure, dead_exc, True
-                )
-            else:
-                self._n_dead += 1
-        for listener in list(self._failure_listeners):
-            listener(failure)
-            if dead_letter_failure is not None:
-                listener(dead_letter_failure)
+        self._dead_letter_and_tell(failure, context)
 
     def reject(self, source_id: str, raw: Any, reason: str, context: Context) -> None:
         """A source could not turn an input into an event (``pumpcore.lowlevel.Rejected``).
@@ -854,11 +837,29 @@ class Pipeline(Configurable):
         """
         self._n_rej += 1
         failure = Failure(self.Id, source_id, context, raw, RejectedInputError(reason), True)
+        self._dead_letter_and_tell(failure, context)
+
+    def _dead_letter_and_tell(self, failure: Failure, context: Context) -> None:
+        """Hand ``failure`` to the dead-letter sink (if any) and the failure listeners. A
+        dead-letter sink that raises is counted (``dead_letter_error``) and its listeners told;
+        the input's marks fail, so its position is never acknowledged: nothing escapes into the
+        batch being processed (its counters are local until the batch ends)."""
+        dead_letter_failure: Failure | None = None
         if self._dead_letter is not None:
-            self._dead_letter.process(context, failure)
-            self._n_dead += 1
+            try:
+                self._dead_letter.process(context, failure)
+            except Exception as dead_exc:
+                self._n_dead_err += 1
+                _current.get().fail()
+                dead_letter_failure = Failure(
+                    self.Id, self._dead_letter.Id, context, failure, dead_exc, True
+                )
+            else:
+                self._n_dead += 1
         for listener in list(self._failure_listeners):
             listener(failure)
+            if dead_letter_failure is not None:
+                listener(dead_letter_failure)
 
     def report_source_failure(self, source_id: str, exc: Exception) -> bool:
         """A source failed outside of any event (its ``cycle`` raised, a connection broke).

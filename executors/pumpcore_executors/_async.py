@@ -1,7 +1,7 @@
 """The async executor, written on anyio: the same code runs under asyncio and under trio.
 
-One task (``_AsyncRunner.drive``) owns every pipeline: it steps the ``Driver`` and does what it
-is told. Everything that may block runs in a worker thread (``anyio.to_thread.run_sync``):
+One task (``_AsyncRunner.drive``) owns every pipeline: it polls the ``RunMachine`` and does what
+it is told. Everything that may block runs in a worker thread (``anyio.to_thread.run_sync``):
 blocking ``cycle``s, ``BlockingSource`` reads and acknowledgements, ``BlockingSink`` flushes,
 blocking processors; ``async def`` cycles, ``AsyncSource`` and ``AsyncSink`` methods and ``async
 def`` processors run as tasks on the loop. An offloaded processor call (``pumpcore/_link.py``
@@ -14,7 +14,7 @@ blocking sources. While sinks are being flushed (a commit), nothing else reaches
 driver task awaits the flush instead of pumping, and events that async cycles or application
 code send meanwhile are deferred until the flush is over.
 
-Time: on a real clock the driver sleeps until ``Driver.next_wake()`` or until something wakes
+Time: on a real clock the driver sleeps until the machine's next wake or until something wakes
 it (a put, a readiness change, a finished cycle). On a virtual clock it never sleeps: once every
 other task is blocked and no cycle or read is running, it jumps the clock to the next wake.
 
@@ -103,6 +103,7 @@ class _AsyncRunner:
         stop_after: float | None,
         stop_timeout: float,
         batch_size: int,
+        commit_every: int = 1000,
         serving: bool,
         poll_signals: bool = False,
         handle: RunHandle | None = None,
@@ -110,6 +111,7 @@ class _AsyncRunner:
         self.machine = RunMachine(
             pipelines,
             batch_size=batch_size,
+            commit_every=commit_every,
             stop_after=stop_after,
             stop_timeout=stop_timeout,
             serving=serving,
@@ -547,6 +549,7 @@ def run_async(
     stop_after: float | None,
     stop_timeout: float,
     batch_size: int,
+    commit_every: int = 1000,
     handle_signals: bool,
     blocking_threshold: float | None = None,
     handle: RunHandle | None = None,
@@ -559,6 +562,7 @@ def run_async(
         stop_after=stop_after,
         stop_timeout=stop_timeout,
         batch_size=batch_size,
+        commit_every=commit_every,
         serving=until_stopped,
         handle=handle,
     )
@@ -587,6 +591,7 @@ async def serving(
     *pipelines: Pipeline | Pump,
     clock: Clock | None = None,
     batch_size: int = 256,
+    commit_every: int = 1000,
     stop_timeout: float = 10.0,
     blocking_threshold: float | None = None,
 ) -> AsyncIterator[ServingPump]:
@@ -611,6 +616,8 @@ async def serving(
         clock: where schedules take time from (default: the system clock); with
             ``pumpcore.testing.VirtualClock`` time jumps whenever every task is blocked.
         batch_size: the most events taken from one source at a time.
+        commit_every: commit (flush sinks, acknowledge positions) once this many positions were
+            taken or events reached sinks; sooner whenever the run is idle.
         stop_timeout: the bound on the stop sequence, in seconds.
         blocking_threshold: when set, a watchdog raises ``LoopBlockedError`` on leaving the
             block if the loop was ever blocked longer than this (a debugging aid for tests).
@@ -627,6 +634,7 @@ async def serving(
         stop_after=None,
         stop_timeout=stop_timeout,
         batch_size=batch_size,
+        commit_every=commit_every,
         serving=True,
     )
     watchdog = LoopWatchdog(blocking_threshold) if blocking_threshold is not None else None

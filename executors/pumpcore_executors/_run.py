@@ -22,6 +22,7 @@ def run(
     clock: Clock | None = None,
     stop_after: float | None = None,
     batch_size: int = 256,
+    commit_every: int = 1000,
     stop_timeout: float = 10.0,
     handle_signals: bool = True,
     blocking_threshold: float | None = None,
@@ -52,6 +53,8 @@ def run(
         clock: where time comes from; ``pumpcore.testing.VirtualClock`` runs schedules instantly.
         stop_after: seconds of ``clock`` time after which the run stops cleanly.
         batch_size: the most events taken from one source at a time.
+        commit_every: commit (flush sinks, acknowledge positions) once this many positions were
+            taken or events reached sinks; sooner whenever the run is idle.
         stop_timeout: the bound, in seconds, on the stop sequence (waiting for running cycles,
             flushing and closing sinks); the sync executor cannot bound a blocking call.
         handle_signals: handle SIGINT/SIGTERM (only possible in the main thread).
@@ -66,7 +69,7 @@ def run(
 
     Raises:
         ConfigError: unknown executor, or one that is not installed.
-        TypeError: an ``async`` cycle, source or sink under the sync or threads executor.
+        TypeError: an ``async`` cycle under the sync or threads executor.
         RuntimeError: ``handle`` already drives another run.
         Exception: what a source or sink raised when opening; any ``BaseException`` that is
             not an ``Exception`` (KeyboardInterrupt, SystemExit) raised inside the run, after a
@@ -91,6 +94,7 @@ def run(
             clock=clock,
             stop_after=stop_after,
             batch_size=batch_size,
+            commit_every=commit_every,
             handle_signals=handle_signals,
             stop_timeout=stop_timeout,
             handle=handle,
@@ -105,6 +109,7 @@ def run(
             stop_after=stop_after,
             stop_timeout=stop_timeout,
             batch_size=batch_size,
+            commit_every=commit_every,
             handle_signals=handle_signals,
             handle=handle,
             until_stopped=until_stopped,
@@ -124,6 +129,7 @@ def run(
         stop_after=stop_after,
         stop_timeout=stop_timeout,
         batch_size=batch_size,
+        commit_every=commit_every,
         handle_signals=handle_signals,
         blocking_threshold=blocking_threshold,
         handle=handle,

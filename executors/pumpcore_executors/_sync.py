@@ -94,6 +94,7 @@ def run_sync(
     clock: Clock,
     stop_after: float | None,
     batch_size: int,
+    commit_every: int = 1000,
     handle_signals: bool = False,
     stop_timeout: float = 10.0,
     handle: RunHandle | None = None,
@@ -103,6 +104,7 @@ def run_sync(
     machine = RunMachine(
         pipelines,
         batch_size=batch_size,
+        commit_every=commit_every,
         stop_after=stop_after,
         stop_timeout=stop_timeout,
         serving=until_stopped,

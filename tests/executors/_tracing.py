@@ -1,5 +1,5 @@
 """Helpers for the acknowledgement tests: sources that check every acknowledgement as it comes,
-durable sinks, and ``commit_every`` for a run.
+durable sinks.
 
 Tracing "derived from": every event carries its source position in its own value. A *leaf* is
 ``(position, path, value)``: ``path`` tells apart the events one input became (a generator's
@@ -14,13 +14,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any, TypeAlias
-from unittest import mock
 
 from pumpcore import BlockingSink, BlockingSource, Received
-from pumpcore.lowlevel import RunMachine
 
 Leaf = tuple[int, tuple[object, ...], int]
 Event: TypeAlias = "Leaf | list[Event]"
@@ -182,17 +179,3 @@ class DurableSink(BlockingSink):
 
     def close(self) -> None:
         self.closed += 1
-
-
-@contextmanager
-def commit_every(n: int) -> Iterator[None]:
-    """Runs started in the block commit once ``n`` positions were taken (``run`` has no such
-    argument yet; the run machine has)."""
-    original: Callable[..., None] = RunMachine.__init__
-
-    def init(self: RunMachine, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        self.driver.commit_every = n
-
-    with mock.patch.object(RunMachine, "__init__", init):
-        yield

@@ -40,7 +40,7 @@ from pumpcore.common import (
     TeeProcessor,
 )
 
-from ._tracing import DurableSink, Event, Leaf, TracedSource, Tracker, commit_every, leaves
+from ._tracing import DurableSink, Event, Leaf, TracedSource, Tracker, leaves
 from .conftest import run_kwargs
 
 pytestmark = pytest.mark.timeout(120)
@@ -276,13 +276,13 @@ def check(spec: Spec, executor: ExecutorName) -> str:
     tracker = Tracker()
     built = build(spec, tracker)
     source = built.source
-    with commit_every(spec.commit_every):
-        report = pumpcore_executors.run(
-            *built.pipelines,
-            executor=executor,
-            batch_size=spec.batch_size,
-            **run_kwargs(executor),
-        )
+    report = pumpcore_executors.run(
+        *built.pipelines,
+        executor=executor,
+        batch_size=spec.batch_size,
+        commit_every=spec.commit_every,
+        **run_kwargs(executor),
+    )
     assert source.violations == []
     assert source.acked == list(range(len(source.acked)))
     written = list(durable_leaves(built.sinks))
@@ -385,14 +385,14 @@ def test_a_run_whose_child_failed_hard_ends_by_itself(
     started = time.monotonic()
     timer.start()
     try:
-        with commit_every(spec.commit_every):
-            report = pumpcore_executors.run(
-                *built.pipelines,
-                executor=executor,
-                batch_size=spec.batch_size,
-                stop_timeout=0.5,
-                handle_signals=True,
-            )
+        report = pumpcore_executors.run(
+            *built.pipelines,
+            executor=executor,
+            batch_size=spec.batch_size,
+            commit_every=spec.commit_every,
+            stop_timeout=0.5,
+            handle_signals=True,
+        )
     finally:
         timer.cancel()
         timer.join()

@@ -14,7 +14,7 @@ from pumpcore_executors import ExecutorName
 from pumpcore import Context, Pipeline
 from pumpcore.common import Aggregator, ListEventAggregationStrategy
 
-from ._tracing import DurableSink, EndlessSource, commit_every
+from ._tracing import DurableSink, EndlessSource
 from .conftest import run_kwargs
 
 pytestmark = pytest.mark.timeout(60)
@@ -31,10 +31,13 @@ async def checkpoint(context: Context, event: int) -> int:
 def run(executor: ExecutorName, *pipelines: Pipeline) -> Any:
     # Commits every 256 positions rather than 1000: the sync executor takes ~5000 events/s
     # through an async step here, a loaded CI machine fewer; the margin stays wide.
-    with commit_every(256):
-        return pumpcore_executors.run(
-            *pipelines, executor=executor, stop_after=RUN_FOR, **run_kwargs(executor)
-        )
+    return pumpcore_executors.run(
+        *pipelines,
+        executor=executor,
+        stop_after=RUN_FOR,
+        commit_every=256,
+        **run_kwargs(executor),
+    )
 
 
 def durable_ints(sink: DurableSink) -> set[int]:
