@@ -64,6 +64,21 @@ def log_failure(command: Command, exc: BaseException) -> None:
     log.warning("%s failed: %r", describe(command), exc)
 
 
+def answer(machine: RunMachine, command: Command, now: Callable[[], float], perform: Call) -> None:
+    """Carry out ``command`` with ``perform`` and give the machine its outcome (rule 2 of
+    ``pumpcore/_machine.py``). What is not an ``Exception`` (KeyboardInterrupt, SystemExit) is
+    answered as a failure too, then raised for the executor to stop the run with."""
+    try:
+        result = perform(command)
+    except BaseException as exc:
+        log_failure(command, exc)
+        machine.failed(command, now(), exc)
+        if not isinstance(exc, Exception):
+            raise
+    else:
+        machine.done(command, now(), result)
+
+
 def describe(command: Command) -> str:
     """A short name for a command, for logs."""
     if type(command) is Load:

@@ -59,6 +59,16 @@ class Inbox:
             return self._queue.get_nowait()
         return self._queue.get(timeout=timeout)
 
+    def drain(self, handle: Callable[[object], None], timeout: float | None) -> None:
+        """``handle`` every item there is, waiting up to ``timeout`` for the first."""
+        try:
+            item = self.get(timeout)
+            while True:
+                handle(item)
+                item = self.get(0)
+        except queue.Empty:
+            return
+
     def is_owner_thread(self) -> bool:
         """True on the thread that owns the pipelines."""
         return threading.get_ident() == self.owner

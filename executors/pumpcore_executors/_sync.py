@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -27,7 +26,7 @@ from typing import Any, TypeVar
 from pumpcore import Clock, Context, Pipeline
 from pumpcore.lowlevel import Offload, RunMachine, Serve
 
-from ._blocking import BlockingParts, check_blocking, log_failure
+from ._blocking import BlockingParts, answer, check_blocking
 from ._failures import FailureLog
 from ._handle import RunHandle
 from ._inbox import Call, Inbox
@@ -181,15 +180,10 @@ class _SyncRunner:
             step = machine.poll(clock.time(), time.monotonic())
             for command in step.commands:
                 try:
-                    result = self.parts.perform(command)
-                except BaseException as exc:
-                    log_failure(command, exc)
-                    machine.failed(command, clock.time(), exc)
-                    if not isinstance(exc, Exception):
-                        self.fatal = self.fatal or exc
-                        machine.request_stop()
-                else:
-                    machine.done(command, clock.time(), result)
+                    answer(machine, command, clock.time, self.parts.perform)
+                except BaseException as exc:  # answered already: stop cleanly, then raise it
+                    self.fatal = self.fatal or exc
+                    machine.request_stop()
             if step.commands or step.again:
                 continue
             wake, real_wake = step.wake, step.real_wake
@@ -207,13 +201,7 @@ class _SyncRunner:
 
     def _handle_inbox(self, timeout: float | None) -> None:
         """Run what other threads handed over, waiting up to ``timeout`` for the first."""
-        try:
-            item = self.inbox.get(timeout)
-            while True:
-                self._handle(item)
-                item = self.inbox.get(0)
-        except queue.Empty:
-            return
+        self.inbox.drain(self._handle, timeout)
 
     def _handle(self, item: object) -> None:
         if item is _WAKE:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import logging
-import queue
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -38,7 +37,14 @@ from typing import Any, TypeVar
 from pumpcore import Clock, Context, Pipeline, PipelineStoppedError
 from pumpcore.lowlevel import Close, Command, Cycle, Load, Offload, Read, RunMachine
 
-from ._blocking import BlockingParts, abandoned, check_blocking, describe, log_failure
+from ._blocking import (
+    BlockingParts,
+    abandoned,
+    answer,
+    check_blocking,
+    describe,
+    log_failure,
+)
 from ._failures import FailureLog
 from ._handle import RunHandle
 from ._inbox import Call, Inbox
@@ -198,14 +204,12 @@ class _ThreadsRunner:
             self.pool.submit(self._in_worker, command)
             return
         try:
-            result = self._call(self.parts.perform, command)
-        except BaseException as exc:
-            log_failure(command, exc)
-            self.machine.failed(command, self.clock.time(), exc)
-            if not isinstance(exc, Exception):
-                self._fail_run(exc)
-        else:
-            self.machine.done(command, self.clock.time(), result)
+            answer(self.machine, command, self.clock.time, self._perform_bounded)
+        except BaseException as exc:  # answered already: stop cleanly, then raise it
+            self._fail_run(exc)
+
+    def _perform_bounded(self, command: Command) -> Any:
+        return self._call(self.parts.perform, command)
 
     def _in_worker(self, command: Command) -> None:
         try:
@@ -282,13 +286,7 @@ class _ThreadsRunner:
 
     def _drain_inbox(self, timeout: float | None) -> None:
         self._start_async_calls()  # before waiting: what they finish is what may come in
-        try:
-            item = self.inbox.get(timeout)
-            while True:
-                self._handle(item)
-                item = self.inbox.get(0)
-        except queue.Empty:
-            return
+        self.inbox.drain(self._handle, timeout)
 
     def run(self, handle_signals: bool) -> RunReport:
         machine = self.machine
