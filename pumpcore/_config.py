@@ -266,9 +266,18 @@ def _is_text_codec(value: object) -> bool:
     return bool(getattr(info, "_is_text_encoding", True))
 
 
-def text_codec() -> ConfigRule:
+def text_codec(*, allow_empty: bool = False) -> ConfigRule:
     """The name of a text encoding that ``codecs`` knows: ``utf-8``, ``latin-1``… but not
-    ``rot13``, ``base64``, ``hex`` or ``zlib``, which ``str.encode`` refuses."""
+    ``rot13``, ``base64``, ``hex`` or ``zlib``, which ``str.encode`` refuses.
+
+    Args:
+        allow_empty: also accept ``""`` (for keys where it means "bytes, not decoded").
+    """
+    if allow_empty:
+        return ConfigRule(
+            "'' or a text encoding known to Python (such as 'utf-8')",
+            lambda v: v == "" or _is_text_codec(v),
+        )
     return ConfigRule("a text encoding known to Python (such as 'utf-8')", _is_text_codec)
 
 
