@@ -13,8 +13,10 @@ from ._component import ProcessorFunction as ProcessorFunction
 from ._component import Sink as Sink
 from ._component import Source as Source
 from ._component import blocking as blocking
+from ._config import ConfigRule as ConfigRule
 from ._config import Configurable as Configurable
 from ._config import Settings as Settings
+from ._config import check_config as check_config
 from ._config import check_settings as check_settings
 from ._config import config_value_repr as config_value_repr
 from ._config import current_settings as current_settings
@@ -52,6 +54,7 @@ __all__ = (
     "Clock",
     "Component",
     "ConfigError",
+    "ConfigRule",
     "ConfigWarning",
     "Configurable",
     "Context",
@@ -79,6 +82,7 @@ __all__ = (
     "Step",
     "TriggerSource",
     "blocking",
+    "check_config",
     "check_settings",
     "config_value_repr",
     "current_settings",

@@ -11,17 +11,25 @@ Rules:
    error ends up in logs, terminals and bug reports, which a password must not.
 5. A ``[pipeline:ID]`` or ``[pipeline:ID:ComponentID]`` section naming nothing that exists is
    reported by ``check_settings`` (a typo would otherwise leave its keys silently unused).
+6. A key's range is declared once, next to its default, in ``ConfigRules`` (``positive()``,
+   ``in_range(1, 2**20)``, ``one_of(...)``, ``text_codec()``…), merged along the class hierarchy
+   like ``ConfigDefaults`` and checked after every resolution, before ``apply_config``. A number
+   rule rejects NaN and infinities: NaN compares false with everything, so a hand-written
+   ``value < 0`` lets it through, and an infinite interval or size is never what was meant.
+   Adapters declare their rules the same way instead of checking by hand.
 """
 
 from __future__ import annotations
 
+import codecs
 import configparser
 import contextlib
 import contextvars
 import difflib
+import math
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -150,6 +158,154 @@ def config_value_repr(key: str, value: object) -> str:
     return "'***'" if is_secret_config_key(key) else repr(value)
 
 
+# ---------------------------------------------------------------------------- rules (rule 6)
+
+
+@attrs.frozen
+class ConfigRule:
+    """What a config value must be: a predicate and the words that say it in an error message.
+
+    Build rules with ``positive``, ``at_least``, ``in_range``, ``finite``, ``one_of``,
+    ``non_empty``, ``text_codec``, ``optional`` or ``ConfigRule(expects, test)`` for anything
+    else; join two with ``&`` (both must hold). Declare them in a class's ``ConfigRules``.
+
+    Attributes:
+        expects: what the value must be, read after "must be" (``"a finite number > 0"``).
+        test: True when the value is acceptable; it must not raise.
+
+    Example:
+        >>> rule = in_range(1, 10)
+        >>> rule.test(5), rule.test(0), rule.test(float("nan"))
+        (True, False, False)
+        >>> try:
+        ...     rule.check("Thing 'T'", "size", 11)
+        ... except ConfigError as exc:
+        ...     print(exc)
+        Thing 'T': config key 'size' must be a number from 1 to 10, got 11
+    """
+
+    expects: str
+    test: Callable[[Any], bool]
+
+    def __and__(self, other: ConfigRule) -> ConfigRule:
+        first, second = self.test, other.test
+        return ConfigRule(f"{self.expects} and {other.expects}", lambda v: first(v) and second(v))
+
+    def check(self, owner: str, key: str, value: object) -> None:
+        """Raise ``ConfigError`` naming ``owner``, ``key`` and the value unless it passes.
+
+        Use it for a value derived from several keys; plain keys go in ``ConfigRules``.
+        """
+        if not self.test(value):
+            raise ConfigError(
+                f"{owner}: config key {key!r} must be {self.expects}, "
+                f"got {config_value_repr(key, value)}"
+            )
+
+
+def _is_finite_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def _bound(value: float) -> str:
+    return format(int(value)) if float(value).is_integer() else repr(value)
+
+
+def finite() -> ConfigRule:
+    """A finite number (NaN and infinities rejected)."""
+    return ConfigRule("a finite number", _is_finite_number)
+
+
+def at_least(low: float) -> ConfigRule:
+    """A finite number ``>= low`` (NaN and infinities rejected)."""
+    return ConfigRule(
+        f"a finite number >= {_bound(low)}", lambda v: _is_finite_number(v) and v >= low
+    )
+
+
+def positive() -> ConfigRule:
+    """A finite number ``> 0`` (NaN and infinities rejected)."""
+    return ConfigRule("a finite number > 0", lambda v: _is_finite_number(v) and v > 0)
+
+
+def in_range(low: float, high: float) -> ConfigRule:
+    """A number from ``low`` to ``high``, both included (NaN rejected).
+
+    The upper bound is where a larger value would crash (the OS caps a socket buffer) or eat
+    memory (a line or body size limit) rather than what anyone means.
+    """
+    return ConfigRule(
+        f"a number from {_bound(low)} to {_bound(high)}",
+        lambda v: _is_finite_number(v) and low <= v <= high,
+    )
+
+
+def one_of(*choices: object) -> ConfigRule:
+    """One of ``choices`` (compared with ``==``)."""
+    shown = ", ".join(repr(c) for c in choices)
+    allowed = tuple(choices)
+    return ConfigRule(f"one of {shown}", lambda v: any(v == c for c in allowed))
+
+
+def non_empty() -> ConfigRule:
+    """A string that is not empty or blank."""
+    return ConfigRule("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip()))
+
+
+def _is_text_codec(value: object) -> bool:
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        info = codecs.lookup(value)
+    except LookupError:
+        return False
+    # Codecs such as rot13, base64, hex or zlib are registered too, but encode bytes to bytes or
+    # str to str; str.encode refuses them, and only at the first event. CPython marks them so.
+    return bool(getattr(info, "_is_text_encoding", True))
+
+
+def text_codec(*, allow_empty: bool = False) -> ConfigRule:
+    """The name of a text encoding that ``codecs`` knows: ``utf-8``, ``latin-1``… but not
+    ``rot13``, ``base64``, ``hex`` or ``zlib``, which ``str.encode`` refuses.
+
+    Args:
+        allow_empty: also accept ``""`` (for keys where it means "bytes, not decoded").
+    """
+    if allow_empty:
+        return ConfigRule(
+            "'' or a text encoding known to Python (such as 'utf-8')",
+            lambda v: v == "" or _is_text_codec(v),
+        )
+    return ConfigRule("a text encoding known to Python (such as 'utf-8')", _is_text_codec)
+
+
+def optional(rule: ConfigRule) -> ConfigRule:
+    """``None`` (the key is unset), or a value that passes ``rule``."""
+    test = rule.test
+    return ConfigRule(f"None or {rule.expects}", lambda v: v is None or test(v))
+
+
+def config_owner(component: object) -> str:
+    """How config errors name a component: its class and id (``"TCPSource 'in'"``)."""
+    return f"{type(component).__name__} {getattr(component, 'Id', '?')!r}"
+
+
+def check_config(owner: str, values: Mapping[str, Any], rules: Mapping[str, ConfigRule]) -> None:
+    """Check each key of ``rules`` present in ``values``; the first failure raises.
+
+    ``Configurable`` calls it with its merged ``ConfigRules``; call it directly for values that
+    do not live in a ``ConfigDefaults`` (constructor arguments with config-like meaning).
+
+    Raises:
+        ConfigError: naming ``owner``, the key and the value (masked when the key is secret).
+    """
+    for key, rule in rules.items():
+        if key in values:
+            rule.check(owner, key, values[key])
+
+
 def check_settings(
     settings: Settings, pipelines: Iterable[Pipeline], *, strict: bool = False
 ) -> tuple[str, ...]:
@@ -243,12 +399,15 @@ class Configurable:
     Attributes:
         ConfigDefaults: the keys this class accepts and their defaults; merged along the MRO.
         ConfigAllowUnknown: accept keys no ``ConfigDefaults`` declares (BSPump's permissive mode).
+        ConfigRules: what each key's value must be (``ConfigRule``); merged along the MRO and
+            checked after every resolution, before ``apply_config`` (rule 6).
         Id: the component id, the class name unless given.
         Config: the resolved configuration, a plain dict.
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {}
     ConfigAllowUnknown: ClassVar[bool] = False
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {}
 
     Id: str
     Config: dict[str, Any]
@@ -267,11 +426,19 @@ class Configurable:
             merged.update(klass.__dict__.get("ConfigDefaults", {}))
         return merged
 
+    @classmethod
+    def config_rules(cls) -> dict[str, ConfigRule]:
+        """Every ``ConfigRules`` along the class hierarchy, the most derived winning."""
+        merged: dict[str, ConfigRule] = {}
+        for klass in reversed(cls.__mro__):
+            merged.update(klass.__dict__.get("ConfigRules", {}))
+        return merged
+
     def _resolve_config(self, layers: tuple[Mapping[str, str], ...]) -> dict[str, Any]:
         """Defaults, then each layer of INI keys in order, then the constructor's ``config=``."""
         defaults = self.config_defaults()
         resolved = dict(defaults)
-        owner = f"{type(self).__name__} {self.Id!r}"
+        owner = config_owner(self)
         for layer in (*layers, self._config_given):
             for key, value in layer.items():
                 if key not in defaults:
@@ -285,6 +452,7 @@ class Configurable:
                     resolved[key] = value
                     continue
                 resolved[key] = _convert(owner, key, value, defaults[key])
+        check_config(owner, resolved, self.config_rules())
         return resolved
 
     def apply_config(self) -> None:

@@ -45,8 +45,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from ._component import Context, Sink, Source
+from ._config import ConfigRule, at_least, in_range
 from ._delivery import Ledger, Origin, _current, running
-from ._errors import ConfigError
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline as PipelineT
@@ -113,11 +113,13 @@ class IOSource(Source):
     ``AsyncSource``, not this class.
 
     Config:
-        read_size: the most events one ``read`` is asked for (default 1024); the executor reads
-            again once at most that many wait, so the next batch is read while the last is
-            processed (a source holds at most about twice this many read events).
-        poll_interval: seconds to wait before reading again after an empty read (default 0.05).
-        retry_delay: seconds to wait before reading again after a failed read (default 1.0).
+        read_size: the most events one ``read`` is asked for (default 1024, at most 2**20); the
+            executor reads again once at most that many wait, so the next batch is read while
+            the last is processed (a source holds at most about twice this many read events).
+        poll_interval: seconds to wait before reading again after an empty read (default 0.05,
+            a finite number >= 0).
+        retry_delay: seconds to wait before reading again after a failed read (default 1.0,
+            a finite number >= 0).
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
@@ -143,11 +145,17 @@ class IOSource(Source):
         self._read_at = float("-inf")
         self.ledger = Ledger(self)
 
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        # A read allocates for read_size events: a million is plenty, a billion eats memory.
+        "read_size": in_range(1, 2**20),
+        # NaN or a negative delay would make the executor read again at once, forever.
+        "poll_interval": at_least(0),
+        "retry_delay": at_least(0),
+    }
+
     def apply_config(self) -> None:
-        """Read and check ``read_size``."""
+        """Read ``read_size`` (the keys are checked by ``ConfigRules``)."""
         self.read_size = int(self.Config["read_size"])
-        if self.read_size < 1:
-            raise ConfigError(f"{type(self).__name__} {self.Id!r}: read_size must be >= 1")
 
     # ------------------------------------------------------------ fed by the executor
 

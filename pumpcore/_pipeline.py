@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import attrs
 
 from ._component import Component, Context, Generator, Processor, Sink, Source, step_mode
-from ._config import Configurable, Settings, current_settings
+from ._config import ConfigRule, Configurable, Settings, at_least, current_settings, one_of
 from ._delivery import Held, _current
 from ._errors import (
     ConfigError,
@@ -151,6 +151,11 @@ class Pipeline(Configurable):
         # "hard" or "soft": a config file's way to set the error policy (the argument wins).
         "error_policy": "hard",
     }
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        "async_concurency_limit": at_least(1),
+        "sample_every": at_least(1),
+        "error_policy": one_of("hard", "soft"),
+    }
 
     Id: str
 
@@ -167,12 +172,7 @@ class Pipeline(Configurable):
         super().__init__(id=id, config=config)
         self.reconfigure(self.Settings.section(f"pipeline:{self.Id}"))
         if error_policy is None:
-            error_policy = self.Config["error_policy"]
-            if error_policy not in ("hard", "soft"):
-                raise ConfigError(
-                    f"Pipeline {self.Id!r}: config key 'error_policy' must be 'hard' or 'soft', "
-                    f"got {error_policy!r}"
-                )
+            error_policy = self.Config["error_policy"]  # checked by ConfigRules
         elif not (callable(error_policy) or error_policy in ("hard", "soft")):
             raise ConfigError(
                 f"Pipeline {self.Id!r}: error_policy must be 'hard', 'soft' or a function, "
@@ -196,10 +196,6 @@ class Pipeline(Configurable):
         self._throttles: set[object] = set()
         # Offloaded steps (rule 5). Sequence numbers are given at suspension and released in order.
         self._limit = int(self.Config["async_concurency_limit"])
-        if self._limit < 1:
-            raise ConfigError(
-                f"Pipeline {self.Id!r}: async_concurency_limit must be >= 1, got {self._limit!r}"
-            )
         self._limit_who = AsyncLimitThrottle(self.Id)
         self._limited = False
         self._seq_next = 0  # the sequence number of the next suspension

@@ -37,7 +37,6 @@ Rules:
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import fnmatch
 import ftplib
@@ -51,7 +50,8 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from pumpcore import BlockingSource, ConfigError, PumpError, Received, config_value_repr
+from pumpcore import BlockingSource, ConfigError, ConfigRule, PumpError, Received
+from pumpcore.config import in_range, one_of, positive, text_codec
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
@@ -166,6 +166,14 @@ class FTPSource(BlockingSource):
         "watch": True,
         "poll_interval": 60.0,
     }
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        "port": in_range(1, 65535),
+        "mode": one_of("lines", "blocks"),
+        # One block is held in memory: 1 GiB is already beyond a sane block.
+        "block_size": in_range(1, 2**30),
+        "encoding": text_codec(allow_empty=True),
+        "timeout": positive(),
+    }
 
     def __init__(
         self,
@@ -193,22 +201,6 @@ class FTPSource(BlockingSource):
         super().apply_config()
         config = self.Config
         owner = f"{type(self).__name__} {self.Id!r}"
-        if config["mode"] not in ("lines", "blocks"):
-            raise ConfigError(
-                f"{owner}: config key 'mode' must be 'lines' or 'blocks', got "
-                f"{config_value_repr('mode', config['mode'])}"
-            )
-        if config["block_size"] < 1:
-            raise ConfigError(f"{owner}: config key 'block_size' must be >= 1")
-        if config["timeout"] <= 0:
-            raise ConfigError(f"{owner}: config key 'timeout' must be > 0")
-        if config["encoding"]:
-            try:
-                codecs.lookup(config["encoding"])
-            except LookupError as exc:
-                raise ConfigError(
-                    f"{owner}: unknown encoding {config_value_repr('encoding', config['encoding'])}"
-                ) from exc
         if self.Pipeline is not None and not config["host"]:
             raise ConfigError(f"{owner}: config key 'host' is empty; give the FTP server")
 

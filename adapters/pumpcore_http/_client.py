@@ -29,7 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
-from pumpcore import ConfigError, PumpError, config_value_repr
+from pumpcore import ConfigError, ConfigRule, PumpError, config_value_repr
+from pumpcore.config import at_least, in_range, positive
 
 if TYPE_CHECKING:
     import requests
@@ -125,14 +126,22 @@ def parse_str_mapping(owner: str, key: str, value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
-def positive(owner: str, key: str, value: float, *, allow_zero: bool) -> float:
-    """``value`` after checking it is positive (or zero when allowed)."""
-    if value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(
-            f"{owner}: config key {key!r} must be {bound}, got {config_value_repr(key, value)}"
-        )
-    return value
+#: An HTTP method: letters only (``GET``, ``post``; upper-cased when read).
+HTTP_METHOD = ConfigRule(
+    "an HTTP method such as 'GET'", lambda v: isinstance(v, str) and v.isalpha()
+)
+
+#: A URL path served by a listening source.
+URL_PATH = ConfigRule("a path starting with '/'", lambda v: isinstance(v, str) and v[:1] == "/")
+
+#: The keys the HTTP client source and sink share (rule 6 of pumpcore/_config.py).
+CLIENT_RULES: Mapping[str, ConfigRule] = {
+    "method": HTTP_METHOD,
+    "retries": in_range(0, 1000),
+    "fail_chilldown": at_least(0),
+    # NaN would make every request fail at once; inf would wait forever.
+    "timeout": positive(),
+}
 
 
 def redact(url: str) -> str:

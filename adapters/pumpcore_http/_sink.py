@@ -24,16 +24,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
-from pumpcore import BlockingSink, ConfigError, Context, config_value_repr
+from pumpcore import BlockingSink, ConfigError, ConfigRule, Context
+from pumpcore.config import in_range
 
 from ._client import (
+    CLIENT_RULES,
     HTTPClientStatistics,
     RetryingClient,
     accepts,
     new_session,
     parse_codes,
     parse_str_mapping,
-    positive,
 )
 
 if TYPE_CHECKING:
@@ -72,6 +73,10 @@ class HTTPClientSink(BlockingSink):
         "timeout": 30.0,
         "batch_size": 1,
     }
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        **CLIENT_RULES,
+        "batch_size": in_range(1, 2**20),
+    }
 
     def __init__(
         self,
@@ -92,23 +97,14 @@ class HTTPClientSink(BlockingSink):
         self.URL = str(config["url"])
         #: The HTTP method, upper case.
         self.Method = str(config["method"]).upper()
-        if not self.Method.isalpha():
-            raise ConfigError(
-                f"{owner}: config key 'method' is not an HTTP method: "
-                f"{config_value_repr('method', self.Method)}"
-            )
         #: Request headers.
         self.Headers = parse_str_mapping(owner, "headers", config["headers"])
         #: Accepted status codes (empty: any 2xx).
         self.ResponseCodes = parse_codes(owner, "response_code", config["response_code"])
-        self._retries = int(positive(owner, "retries", config["retries"], allow_zero=True))
-        self._chilldown = positive(
-            owner, "fail_chilldown", config["fail_chilldown"], allow_zero=True
-        )
-        self._timeout = positive(owner, "timeout", config["timeout"], allow_zero=False)
+        self._retries = int(config["retries"])
+        self._chilldown = float(config["fail_chilldown"])
+        self._timeout = float(config["timeout"])
         self._batch_size = int(config["batch_size"])
-        if self._batch_size < 1:
-            raise ConfigError(f"{owner}: config key 'batch_size' must be >= 1")
         self._has_content_type = any(k.lower() == "content-type" for k in self.Headers)
         if self.Pipeline is not None and not self.URL:
             raise ConfigError(f"{owner}: config key 'url' is empty; give the URL to send to")

@@ -18,9 +18,11 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pumpcore import ConfigError, Context, TriggerSource, config_value_repr
+from pumpcore import ConfigError, ConfigRule, Context, TriggerSource
+from pumpcore.config import one_of
 
 from ._client import (
+    CLIENT_RULES,
     HTTPClientError,
     HTTPClientStatistics,
     RetryingClient,
@@ -28,7 +30,6 @@ from ._client import (
     new_session,
     parse_codes,
     parse_str_mapping,
-    positive,
     redact,
 )
 
@@ -88,6 +89,10 @@ class HTTPClientSource(TriggerSource):
         "timeout": 30.0,
         "on_error": "continue",
     }
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        **CLIENT_RULES,
+        "on_error": one_of("continue", "policy"),
+    }
 
     def __init__(
         self,
@@ -110,11 +115,6 @@ class HTTPClientSource(TriggerSource):
         self.URL = str(config["url"])
         #: The HTTP method, upper case.
         self.Method = str(config["method"]).upper()
-        if not self.Method.isalpha():
-            raise ConfigError(
-                f"{owner}: config key 'method' is not an HTTP method: "
-                f"{config_value_repr('method', self.Method)}"
-            )
         #: Request headers: the config's, then the constructor's.
         self.Headers = {
             **parse_str_mapping(owner, "headers", config["headers"]),
@@ -124,16 +124,10 @@ class HTTPClientSource(TriggerSource):
         self.Params = parse_str_mapping(owner, "params", config["params"])
         #: Accepted status codes (empty: any 2xx).
         self.ResponseCodes = parse_codes(owner, "response_code", config["response_code"])
-        self._retries = int(positive(owner, "retries", config["retries"], allow_zero=True))
-        self._chilldown = positive(
-            owner, "fail_chilldown", config["fail_chilldown"], allow_zero=True
-        )
-        self._timeout = positive(owner, "timeout", config["timeout"], allow_zero=False)
+        self._retries = int(config["retries"])
+        self._chilldown = float(config["fail_chilldown"])
+        self._timeout = float(config["timeout"])
         on_error = str(config["on_error"])
-        if on_error not in ("continue", "policy"):
-            raise ConfigError(
-                f"{owner}: config key 'on_error' must be 'continue' or 'policy', got {on_error!r}"
-            )
         self.isolate_source_failures = on_error == "continue"
         if self.Pipeline is not None and not self.URL:
             raise ConfigError(f"{owner}: config key 'url' is empty; give the URL to poll")

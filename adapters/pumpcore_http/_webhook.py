@@ -60,9 +60,11 @@ import h11
 import orjson
 from anyio.abc import SocketStream
 
-from pumpcore import ConfigError, Context, Failure, Received, config_value_repr
+from pumpcore import ConfigRule, Context, Failure, Received
+from pumpcore.config import in_range, one_of, positive
 from pumpcore.lowlevel import Rejected, current_origin
 
+from ._client import HTTP_METHOD, URL_PATH
 from ._listen import GONE, RECEIVE_SIZE, ServerSource, peer_of
 
 if TYPE_CHECKING:
@@ -170,6 +172,18 @@ class HTTPServerSource(ServerSource):
         "request_timeout": 30.0,
         "decode": "",
     }
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        "path": URL_PATH,
+        "method": HTTP_METHOD,
+        "queue_size": in_range(1, 2**20),
+        # A body is read whole into memory: 1 GiB is already beyond any webhook.
+        "max_body_size": in_range(1, 2**30),
+        "ack_timeout": positive(),
+        "retry_after": in_range(0, 86400),
+        "keepalive_timeout": positive(),
+        "request_timeout": positive(),
+        "decode": one_of("", "text", "json"),
+    }
 
     def __init__(
         self,
@@ -190,21 +204,10 @@ class HTTPServerSource(ServerSource):
         """Check the configuration."""
         super().apply_config()
         config = self.Config
-        owner = f"{type(self).__name__} {self.Id!r}"
         #: The path events are posted to.
         self.Path = str(config["path"])
-        if not self.Path.startswith("/"):
-            raise ConfigError(
-                f"{owner}: config key 'path' must start with '/', got "
-                f"{config_value_repr('path', self.Path)}"
-            )
         #: The method events are sent with, upper case.
         self.Method = str(config["method"]).upper()
-        if not self.Method.isalpha():
-            raise ConfigError(
-                f"{owner}: config key 'method' is not an HTTP method: "
-                f"{config_value_repr('method', self.Method)}"
-            )
         self._max_body = int(config["max_body_size"])
         self._wait = bool(config["wait_for_commit"])
         self._ack_timeout = float(config["ack_timeout"])
@@ -212,24 +215,7 @@ class HTTPServerSource(ServerSource):
         self._keepalive_timeout = float(config["keepalive_timeout"])
         self._request_timeout = float(config["request_timeout"])
         self._queue_size = int(config["queue_size"])
-        for key, value in (
-            ("queue_size", self._queue_size),
-            ("max_body_size", self._max_body),
-            ("ack_timeout", self._ack_timeout),
-            ("keepalive_timeout", self._keepalive_timeout),
-            ("request_timeout", self._request_timeout),
-        ):
-            if value <= 0:
-                raise ConfigError(
-                    f"{owner}: config key {key!r} must be > 0, got {config_value_repr(key, value)}"
-                )
-        if self._retry_after < 0:
-            raise ConfigError(f"{owner}: config key 'retry_after' must be >= 0")
         self._decode = str(config["decode"])
-        if self._decode not in ("", "text", "json"):
-            raise ConfigError(
-                f"{owner}: config key 'decode' must be '', 'text' or 'json', got {self._decode!r}"
-            )
 
     def queue_capacity(self) -> float:
         """``queue_size`` requests; beyond, 503."""

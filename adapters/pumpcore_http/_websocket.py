@@ -52,9 +52,11 @@ from wsproto.events import (
 from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from pumpcore import ConfigError, Context, Received, config_value_repr
+from pumpcore import ConfigRule, Context, Received
+from pumpcore.config import in_range, positive
 from pumpcore.lowlevel import Rejected
 
+from ._client import URL_PATH
 from ._listen import ServerSource, peer_of, receive_or_none
 
 if TYPE_CHECKING:
@@ -113,6 +115,13 @@ class WebSocketSource(ServerSource):
         "max_message_size": 1048576,
         "handshake_timeout": 10.0,
     }
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        # Both are held in memory: a message whole, the buffer per connection.
+        "buffer_size": in_range(1, 2**30),
+        "path": URL_PATH,
+        "max_message_size": in_range(1, 2**30),
+        "handshake_timeout": positive(),
+    }
 
     def __init__(
         self,
@@ -131,22 +140,11 @@ class WebSocketSource(ServerSource):
         """Check the configuration."""
         super().apply_config()
         config = self.Config
-        owner = f"{type(self).__name__} {self.Id!r}"
         #: The path clients connect to.
         self.Path = str(config["path"])
-        if not self.Path.startswith("/"):
-            raise ConfigError(
-                f"{owner}: config key 'path' must start with '/', got "
-                f"{config_value_repr('path', self.Path)}"
-            )
         self._max_message = int(config["max_message_size"])
         self._handshake_timeout = float(config["handshake_timeout"])
         self._buffer_size = int(config["buffer_size"])
-        if min(self._max_message, self._handshake_timeout, self._buffer_size) <= 0:
-            raise ConfigError(
-                f"{owner}: config keys 'max_message_size', 'handshake_timeout' and "
-                "'buffer_size' must be > 0"
-            )
 
     @property
     def url(self) -> str | None:

@@ -56,7 +56,8 @@ from wsproto.events import (
 from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from pumpcore import AsyncSink, ConfigError, Context, PumpError
+from pumpcore import AsyncSink, ConfigError, ConfigRule, Context, PumpError
+from pumpcore.config import at_least, in_range, positive
 
 from ._client import redact
 from ._listen import GONE, receive_or_none
@@ -172,6 +173,12 @@ class HTTPClientWebSocketSink(AsyncSink):
         "max_chilldown": 10.0,
         "timeout": 10.0,
     }
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        "retries": in_range(0, 1000),
+        "fail_chilldown": at_least(0),
+        "max_chilldown": at_least(0),
+        "timeout": positive(),
+    }
 
     def __init__(
         self,
@@ -205,12 +212,6 @@ class HTTPClientWebSocketSink(AsyncSink):
         self._chilldown = float(config["fail_chilldown"])
         self._max_chilldown = float(config["max_chilldown"])
         self._timeout = float(config["timeout"])
-        if self._retries < 0 or self._chilldown < 0 or self._max_chilldown < 0:
-            raise ConfigError(
-                f"{owner}: config keys 'retries', 'fail_chilldown', 'max_chilldown' must be >= 0"
-            )
-        if self._timeout <= 0:
-            raise ConfigError(f"{owner}: config key 'timeout' must be > 0")
         attached = getattr(self, "Pipeline", None) is not None
         if attached and not self.URL and self._url_arg is None:
             raise ConfigError(f"{owner}: config key 'url' is empty; give the WebSocket URL")

@@ -27,7 +27,6 @@ Rules:
 
 from __future__ import annotations
 
-import codecs
 import logging
 import socket
 from collections import deque
@@ -39,7 +38,8 @@ import anyio
 import anyio.lowlevel
 import attrs
 
-from pumpcore import AsyncSink, ConfigError, Context, config_value_repr
+from pumpcore import AsyncSink, ConfigError, ConfigRule, Context, config_value_repr
+from pumpcore.config import in_range, positive, text_codec
 
 from ._address import Address, parse_addresses
 from ._errors import SocketError
@@ -75,24 +75,14 @@ class StreamClientSinkStatistics:
     send_failures: int
 
 
-def check_retry_config(owner: str, config: Mapping[str, Any]) -> None:
-    """Check the retry keys the sinks share.
-
-    Raises:
-        ConfigError: a negative ``retries``, or a delay or timeout that is not positive.
-    """
-    if int(config["retries"]) < 0:
-        raise ConfigError(f"{owner}: config key 'retries' must be >= 0")
-    for key in ("retry_delay", "retry_delay_max", "connect_timeout"):
-        if key in config and float(config[key]) <= 0:
-            raise ConfigError(f"{owner}: config key {key!r} must be > 0")
-    if config["encoding"]:
-        try:
-            codecs.lookup(str(config["encoding"]))
-        except LookupError as exc:
-            raise ConfigError(
-                f"{owner}: unknown encoding {config_value_repr('encoding', config['encoding'])}"
-            ) from exc
+# The retry keys the sinks share, and their encoding (rule 6 of pumpcore/_config.py).
+RETRY_RULES: Mapping[str, ConfigRule] = {
+    "encoding": text_codec(allow_empty=True),
+    "retries": in_range(0, 10**6),
+    "retry_delay": positive(),
+    "retry_delay_max": positive(),
+    "connect_timeout": positive(),
+}
 
 
 def parse_destination(owner: str, value: Any) -> Address:
@@ -137,6 +127,7 @@ class StreamClientSink(AsyncSink):
         "retry_delay": 0.1,
         "retry_delay_max": 2.0,
     }
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = RETRY_RULES
 
     def __init__(
         self,
@@ -158,7 +149,6 @@ class StreamClientSink(AsyncSink):
         """
         owner = f"{type(self).__name__} {self.Id!r}"
         self._address = parse_destination(owner, self.Config["address"])
-        check_retry_config(owner, self.Config)
 
     def statistics(self) -> StreamClientSinkStatistics:
         """The counters so far (see ``StreamClientSinkStatistics``)."""

@@ -22,7 +22,6 @@ Rules:
 
 from __future__ import annotations
 
-import codecs
 import logging
 import socket
 from collections import deque
@@ -33,15 +32,19 @@ import anyio
 import anyio.lowlevel
 import attrs
 
-from pumpcore import AsyncSink, ConfigError, Context, Received, config_value_repr
+from pumpcore import AsyncSink, ConfigRule, Context, Received
+from pumpcore.config import in_range, text_codec
 from pumpcore.lowlevel import Rejected
 
 from ._address import Address, family_name, format_sockaddr, parse_addresses
-from ._client import check_retry_config, parse_destination
+from ._client import RETRY_RULES, parse_destination
 from ._errors import SocketError
 from ._lines import encode_event
 from ._queued import QueuedSource
 from ._rawsock import bind_datagram, connect, remove_socket_file
+
+#: The largest ``max_packet_size``: 1 MiB.
+MAX_DATAGRAM = 2**20
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
@@ -127,6 +130,14 @@ class DatagramSource(QueuedSource):
         "encoding": "",
         "receive_buffer_size": 0,
     }
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        # recvfrom allocates max_packet_size per read: no datagram is bigger than 64 KiB over
+        # IP, and Linux caps a Unix one below 1 MiB by default.
+        "max_packet_size": in_range(1, MAX_DATAGRAM),
+        # The OS caps SO_RCVBUF (Linux rmem_max); a huge value fails at open, not here.
+        "receive_buffer_size": in_range(0, 2**30),
+        "encoding": text_codec(allow_empty=True),
+    }
 
     def __init__(
         self,
@@ -152,17 +163,6 @@ class DatagramSource(QueuedSource):
         self._parsed: tuple[Address, ...] = parse_addresses(
             owner, "address", config["address"], many=True
         )
-        if int(config["max_packet_size"]) < 1:
-            raise ConfigError(f"{owner}: config key 'max_packet_size' must be >= 1")
-        if int(config["receive_buffer_size"]) < 0:
-            raise ConfigError(f"{owner}: config key 'receive_buffer_size' must be >= 0")
-        if config["encoding"]:
-            try:
-                codecs.lookup(str(config["encoding"]))
-            except LookupError as exc:
-                raise ConfigError(
-                    f"{owner}: unknown encoding {config_value_repr('encoding', config['encoding'])}"
-                ) from exc
 
     def statistics(self) -> DatagramSourceStatistics:
         """The counters so far (see ``DatagramSourceStatistics``)."""
@@ -292,6 +292,10 @@ class DatagramSink(AsyncSink):
         "retry_delay": 0.1,
         "retry_delay_max": 2.0,
     }
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        **RETRY_RULES,
+        "max_packet_size": in_range(1, MAX_DATAGRAM),
+    }
 
     def __init__(
         self,
@@ -312,9 +316,6 @@ class DatagramSink(AsyncSink):
         """
         owner = f"{type(self).__name__} {self.Id!r}"
         self._address = parse_destination(owner, self.Config["address"])
-        check_retry_config(owner, self.Config)
-        if int(self.Config["max_packet_size"]) < 1:
-            raise ConfigError(f"{owner}: config key 'max_packet_size' must be >= 1")
 
     def statistics(self) -> DatagramSinkStatistics:
         """The counters so far (see ``DatagramSinkStatistics``)."""

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from pumpcore import AsyncSource, ConfigError, Received
+from pumpcore import AsyncSource, ConfigRule, Received
+from pumpcore.config import in_range
 from pumpcore.lowlevel import Rejected
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class QueuedSource(AsyncSource):
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
         "queue_max_size": 1000,
     }
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {"queue_max_size": in_range(1, 2**20)}
 
     def __init__(
         self,
@@ -62,12 +64,6 @@ class QueuedSource(AsyncSource):
     def owner(self) -> str:
         """``ClassName 'id'``, how error messages name this component."""
         return f"{type(self).__name__} {self.Id!r}"
-
-    def apply_config(self) -> None:
-        """Check ``queue_max_size`` (and the base class's keys)."""
-        super().apply_config()
-        if int(self.Config["queue_max_size"]) < 1:
-            raise ConfigError(f"{self.owner}: config key 'queue_max_size' must be >= 1")
 
     def _open_queue(self) -> None:
         send, receive = anyio.create_memory_object_stream[Received | Rejected](

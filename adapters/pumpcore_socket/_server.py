@@ -30,7 +30,6 @@ Rules:
 
 from __future__ import annotations
 
-import codecs
 import logging
 import socket
 import ssl
@@ -45,7 +44,8 @@ import attrs
 from anyio.abc import AnyByteStream, ByteStream, Listener, SocketAttribute
 from anyio.streams.tls import TLSListener
 
-from pumpcore import ConfigError, Context, Received, config_value_repr
+from pumpcore import ConfigError, ConfigRule, Context, Received, config_value_repr
+from pumpcore.config import in_range, positive, text_codec
 from pumpcore.lowlevel import Rejected
 
 from ._address import Address, family_name, format_sockaddr, parse_addresses
@@ -171,6 +171,13 @@ class StreamServerSource(QueuedSource):
         "key": "",
         "handshake_timeout": 10.0,
     }
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        "backlog": in_range(1, 65535),
+        # A line is buffered whole before it is cut: 64 MiB is already more than a line.
+        "max_line_length": in_range(1, 2**26),
+        "encoding": text_codec(allow_empty=True),
+        "handshake_timeout": positive(),
+    }
 
     def __init__(
         self,
@@ -203,20 +210,8 @@ class StreamServerSource(QueuedSource):
         self._parsed: tuple[Address, ...] = parse_addresses(
             owner, "address", self._address_text(), many=True
         )
-        for key in ("max_line_length", "backlog"):
-            if int(config[key]) < 1:
-                raise ConfigError(f"{owner}: config key {key!r} must be >= 1")
-        if config["encoding"]:
-            try:
-                codecs.lookup(str(config["encoding"]))
-            except LookupError as exc:
-                raise ConfigError(
-                    f"{owner}: unknown encoding {config_value_repr('encoding', config['encoding'])}"
-                ) from exc
         if bool(config["cert"]) != bool(config["key"]):
             raise ConfigError(f"{owner}: config keys 'cert' and 'key' go together; give both")
-        if float(config["handshake_timeout"]) <= 0:
-            raise ConfigError(f"{owner}: config key 'handshake_timeout' must be > 0")
 
     def statistics(self) -> StreamServerStatistics:
         """The counters so far (see ``StreamServerStatistics``)."""
@@ -416,6 +411,7 @@ class TCPSource(StreamServerSource):
         "host": "127.0.0.1",
         "port": 8888,
     }
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {"port": in_range(0, 65535)}
 
     def _address_text(self) -> str:
         config = self.Config

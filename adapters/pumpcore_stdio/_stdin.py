@@ -34,7 +34,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
-from pumpcore import BlockingSource, Received
+from pumpcore import BlockingSource, ConfigRule, Received
+from pumpcore.config import in_range
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
@@ -84,6 +85,8 @@ class StdinLineSource(BlockingSource):
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {"read_timeout": 0.2, "poll_interval": 0.0}
+    # A read blocks a worker thread for read_timeout: NaN or inf would never answer a stop.
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {"read_timeout": in_range(0, 3600)}
 
     def __init__(
         self,

@@ -23,9 +23,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from .._component import Context, Emitted, Generator
-from .._config import config_value_repr
+from .._config import ConfigRule, at_least
 from .._delivery import NO_ORIGIN, Held, Origin, current_origin
-from .._errors import ConfigError
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
@@ -195,6 +194,12 @@ class Aggregator(Generator):
         "completion_timeout": 0.0,
         "completion_interval": 0.0,
     }
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        # 0 turns each off; NaN or inf would never (or always) flush.
+        "completion_size": at_least(0),
+        "completion_timeout": at_least(0),
+        "completion_interval": at_least(0),
+    }
 
     AggregationStrategy: _Strategy[Any]
     CompletionSize: int
@@ -223,20 +228,10 @@ class Aggregator(Generator):
         super().__init__(pipeline, id, config)
 
     def apply_config(self) -> None:
-        """Read and check the completion settings."""
+        """Read the completion settings (checked by ``ConfigRules``)."""
         size = int(self.Config["completion_size"])
         timeout = float(self.Config["completion_timeout"])
         interval = float(self.Config["completion_interval"])
-        for key, value in (
-            ("completion_size", size),
-            ("completion_timeout", timeout),
-            ("completion_interval", interval),
-        ):
-            if not value >= 0 or math.isinf(value):  # `not >=` also rejects NaN
-                raise ConfigError(
-                    f"{type(self).__name__} {self.Id!r}: config key {key!r} must be a finite "
-                    f"number >= 0 (0 turns it off), got {config_value_repr(key, value)}"
-                )
         self.CompletionSize = size
         self.CompletionTimeout = timeout
         self.CompletionInterval = interval

@@ -125,7 +125,9 @@ def test_bad_marks_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"sink 'SlowSink' is blocking.*BlockingSink"):
         p.append_processor(SlowSink())
     assert p.processor_ids() == ()
-    with pytest.raises(ConfigError, match="async_concurency_limit must be >= 1"):
+    with pytest.raises(
+        ConfigError, match="config key 'async_concurency_limit' must be a finite number >= 1, got 0"
+    ):
         Pipeline("Q", config={"async_concurency_limit": 0})
 
 

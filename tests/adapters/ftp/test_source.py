@@ -252,10 +252,10 @@ def test_an_unreachable_server_fails_the_read_under_the_hard_policy() -> None:
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"mode": "records"}, "'mode' must be 'lines' or 'blocks'"),
-        ({"block_size": 0}, "'block_size' must be >= 1"),
-        ({"encoding": "klingon"}, "unknown encoding"),
-        ({"timeout": 0}, "'timeout' must be > 0"),
+        ({"mode": "records"}, "'mode' must be one of 'lines', 'blocks', got 'records'"),
+        ({"block_size": 0}, "'block_size' must be a number from 1 to 1073741824, got 0"),
+        ({"encoding": "klingon"}, "'encoding' must be '' or a text encoding .*, got 'klingon'"),
+        ({"timeout": 0}, "'timeout' must be a finite number > 0, got 0.0"),
     ],
 )
 def test_configuration_mistakes_are_refused_when_built(

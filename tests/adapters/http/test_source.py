@@ -309,10 +309,10 @@ def test_configuration_from_a_config_file_section(server: ScriptedHTTPServer) ->
         ({"response_code": "200, 999"}, "'response_code' expects status codes"),
         ({"headers": "{not json"}, "'headers' expects a JSON object"),
         ({"headers": "[1, 2]"}, "'headers' expects a mapping"),
-        ({"method": "GE T"}, "not an HTTP method"),
-        ({"timeout": 0}, "'timeout' must be > 0"),
-        ({"retries": -1}, "'retries' must be >= 0"),
-        ({"on_error": "stop"}, "'on_error' must be 'continue' or 'policy'"),
+        ({"method": "GE T"}, "'method' must be an HTTP method such as 'GET', got 'GE T'"),
+        ({"timeout": 0}, "'timeout' must be a finite number > 0, got 0.0"),
+        ({"retries": -1}, "'retries' must be a number from 0 to 1000, got -1"),
+        ({"on_error": "stop"}, "'on_error' must be one of 'continue', 'policy', got 'stop'"),
     ],
 )
 def test_configuration_mistakes_are_refused_when_built(

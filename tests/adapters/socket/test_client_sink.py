@@ -151,9 +151,9 @@ def test_a_failed_flush_is_reported_never_silently_dropped(
     [
         ({"address": "127.0.0.1 1; 127.0.0.1 2"}, "takes one address"),
         ({"address": "* 8888"}, "needs a host to send to"),
-        ({"retries": -1}, "'retries' must be >= 0"),
-        ({"retry_delay": 0}, "'retry_delay' must be > 0"),
-        ({"encoding": "nope"}, "unknown encoding"),
+        ({"retries": -1}, "'retries' must be a number from 0 to 1000000, got -1"),
+        ({"retry_delay": 0}, "'retry_delay' must be a finite number > 0, got 0.0"),
+        ({"encoding": "nope"}, "'encoding' must be '' or a text encoding .*, got 'nope'"),
     ],
 )
 def test_sink_configuration_mistakes_are_caught_at_build_time(

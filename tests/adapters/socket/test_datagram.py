@@ -137,7 +137,9 @@ def test_a_datagram_address_in_use_fails_the_run_at_start() -> None:
 
 
 def test_datagram_configuration_mistakes_are_caught_at_build_time() -> None:
-    with pytest.raises(ConfigError, match="'max_packet_size' must be >= 1"):
+    with pytest.raises(
+        ConfigError, match="'max_packet_size' must be a number from 1 to 1048576, got 0"
+    ):
         DatagramSource(config={"max_packet_size": 0})
     with pytest.raises(ConfigError, match="takes one address"):
         DatagramSink(config={"address": "a 1\nb 2"})

@@ -332,10 +332,10 @@ def test_an_address_in_use_fails_the_run_at_start(executor: ExecutorName) -> Non
         ({"address": ""}, "'address' is empty"),
         ({"address": "127.0.0.1 99999"}, "not a number in 0-65535"),
         ({"address": "localhost:http"}, None),  # not host:port, so a (relative) path: fine
-        ({"max_line_length": 0}, "'max_line_length' must be >= 1"),
-        ({"encoding": "no-such-codec"}, "unknown encoding"),
+        ({"max_line_length": 0}, "'max_line_length' must be a number from 1 to 67108864, got 0"),
+        ({"encoding": "no-such-codec"}, "'encoding' must be '' or a text encoding"),
         ({"cert": "server.pem"}, "'cert' and 'key' go together"),
-        ({"queue_max_size": 0}, "'queue_max_size' must be >= 1"),
+        ({"queue_max_size": 0}, "'queue_max_size' must be a number from 1 to 1048576, got 0"),
         ({"adress": "typo"}, "unknown config key 'adress'"),
     ],
 )
