@@ -55,7 +55,9 @@ if TYPE_CHECKING:
 
 def _write_error(owner: str, path: str, exc: OSError) -> OSError:
     """The error a failed write or sync raises: it names the sink, the file and the errno."""
-    error = OSError(exc.errno, f"{owner} cannot write: {exc.strerror or exc}", path)
+    # The path goes into the message (a report shows repr(), which leaves ``filename`` out).
+    error = OSError(exc.errno, f"{owner} cannot write {path!r}: {exc.strerror or exc}")
+    error.filename = path
     error.__cause__ = exc
     return error
 

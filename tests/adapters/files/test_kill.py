@@ -247,3 +247,71 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_record(tmp_path: Path) 
             f"total {sum(duplicates)}"
         )
         assert max(duplicates) <= MAX_DUPLICATES_PER_KILL, kind
+
+
+@contextlib.contextmanager
+def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``where``: a disk that really fills up."""
+    where.mkdir()
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root on Linux (the ENOSPC unit tests remain)")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+
+
+def test_a_full_disk_fails_the_flush_acknowledges_nothing_and_a_restart_completes(
+    tmp_path: Path,
+) -> None:
+    import pumpcore_executors
+    from pumpcore_files import FileJSONLinesSink, FileLineSource
+
+    from pumpcore import Pipeline
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    count = 900  # about 45 KB of JSON lines
+    (inbox / "in.log").write_text("".join(f"{n} p{n}{'x' * 24}\n" for n in range(count)))
+    with small_tmpfs(tmp_path / "disk", "64k") as disk:
+        filler = disk / "filler"
+        filler.write_bytes(b"\0" * 32 * 1024)  # leaves room for about half of the output
+        out = disk / "out.jsonl"
+
+        def run() -> pumpcore_executors.RunReport:
+            p = Pipeline("Full")  # the hard policy: the failure stops the pipeline
+            p.build(
+                FileLineSource(config={"path": str(inbox / "*.log"), "mode": "r", "watch": False}),
+                lambda context, line: {"n": int(line.split(" ")[0]), "line": line},
+                FileJSONLinesSink(config={"path": str(out)}),
+            )
+            return pumpcore_executors.run(p, handle_signals=False)
+
+        first = run()
+        assert "No space left on device" in str(first.errors), first.errors
+        assert "FileJSONLinesSink" in str(first.errors)
+        assert str(out) in str(first.errors)
+        # Nothing acknowledged: the input stays locked at offset 0, for the next run to read.
+        assert (inbox / "in.log-locked").exists()
+        assert json.loads((inbox / ".in.log.pumpcore-offset").read_text())["offset"] == 0
+        data = out.read_bytes()
+        assert data == data[: data.rfind(b"\n") + 1], "a torn line was left"
+        written = [json.loads(line)["n"] for line in data.splitlines()]
+        assert written == list(range(len(written)))
+
+        filler.unlink()  # space freed
+        second = run()
+        assert second.errors == {}
+        lines = out.read_bytes().splitlines()
+        numbers = [json.loads(line)["n"] for line in lines]  # every line parses
+        assert set(numbers) == set(range(count))
+        assert numbers[len(written) :] == list(range(count))  # the whole input replayed
+        assert (inbox / "in.log-processed").exists()
