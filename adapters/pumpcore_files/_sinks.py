@@ -19,6 +19,19 @@ Rules:
    the next ``flush``: what was acknowledged is never what was lost.
 5. ``close()`` closes every file (the executor calls it after the last flush). Outside an
    executor, call ``flush()`` then ``close()`` yourself.
+6. **A sink appends, and starts at a record boundary.** What earlier runs wrote was acknowledged
+   (their sources will not replay it), so no sink erases it on start. A crash (SIGKILL, power
+   loss) or a full disk can leave the last record half written; the first time a sink opens a
+   file it cuts it back to just after its last record terminator, so that nothing is appended
+   onto a torn record: a JSON line or CSV row ends with its line terminator (a CSV terminator
+   inside a quoted field ends nothing), an appended block with the sink's ``terminator``. The
+   part cut off was never acknowledged: its events are replayed.
+7. **A failed write is never acknowledged and leaves no partial record.** When a write, flush
+   or fsync fails (ENOSPC, EIO), the file is closed and cut back to its size at the last
+   successful flush, and ``flush`` raises an ``OSError`` naming the sink, the file and the
+   errno: the executor then poisons the sources feeding the sink, which acknowledge nothing
+   more in this run, and a restart replays from their last acknowledged position. Later
+   events reopen the file and append after the cut.
 """
 
 from __future__ import annotations
@@ -40,16 +53,74 @@ if TYPE_CHECKING:
     from pumpcore import Pipeline
 
 
+def _write_error(owner: str, path: str, exc: OSError) -> OSError:
+    """The error a failed write or sync raises: it names the sink, the file and the errno."""
+    # The path goes into the message (a report shows repr(), which leaves ``filename`` out).
+    error = OSError(exc.errno, f"{owner} cannot write {path!r}: {exc.strerror or exc}")
+    error.filename = path
+    error.__cause__ = exc
+    return error
+
+
+def _last_boundary(fd: int, size: int, terminator: bytes, quote: bytes | None) -> int:
+    """The offset just after the last complete record of an open file (rule 6).
+
+    Without ``quote`` it is after the last ``terminator``, found by reading backwards. With a
+    CSV ``quote``, a terminator inside a quoted field ends no record: the file is read forwards
+    counting quote characters (a doubled quote counts two, so the parity tells whether a
+    position is inside a quoted field) and the last terminator at even parity wins.
+    """
+    width = len(terminator)
+    if quote is None:
+        end = size
+        while end > 0:
+            start = max(0, end - _CHUNK)
+            # width - 1 bytes past ``end`` find a terminator that starts before it.
+            chunk = os.pread(fd, min(size, end + width - 1) - start, start)
+            found = chunk.rfind(terminator)
+            if found >= 0:
+                return start + found + width
+            end = start
+        return 0
+    parity, pos, last = 0, 0, 0
+    while pos < size:
+        # Chunks overlap by width - 1 bytes, so a terminator across their border is seen.
+        chunk = os.pread(fd, min(_CHUNK + width - 1, size - pos), pos)
+        if not chunk:
+            break
+        step = min(_CHUNK, len(chunk))
+        at_end = parity + chunk.count(quote, 0, step)
+        after, right = 0, step  # quotes in chunk[found:step]
+        found = chunk.rfind(terminator, 0, step + width - 1)
+        while found >= 0:
+            after += chunk.count(quote, found, right)
+            right = found
+            if (at_end - after) % 2 == 0:
+                last = pos + found + width
+                break
+            found = chunk.rfind(terminator, 0, found + width - 1)
+        parity = at_end % 2
+        pos += step
+    return last
+
+
+_CHUNK = 1 << 20
+
+
 class _OpenFiles:
-    """A sink's open files by path, least recently used first (rules 2 and 3)."""
+    """A sink's open files by path, least recently used first (rules 2, 3 and 6)."""
 
     def __init__(self) -> None:
         self.files: OrderedDict[str, IO[Any]] = OrderedDict()
         self.limit = 128
+        # Per path, the size of the file up to its last durable record boundary: where a
+        # failed write is cut back to (rule 7).
+        self.durable: dict[str, int] = {}
+        self.recovered = 0  # files cut back to a record boundary when first opened (rule 6)
         self._used: set[str] = set()
         self._unsynced: set[str] = set()
         self._dirs: set[str] = set()
-        self.errors: list[OSError] = []
+        self.errors: list[tuple[str, OSError]] = []
 
     def get(self, path: str) -> IO[Any] | None:
         f = self.files.get(path)
@@ -57,6 +128,25 @@ class _OpenFiles:
             self.files.move_to_end(path)
             self._used.add(path)
         return f
+
+    def recover(self, path: str, terminator: bytes, quote: bytes | None = None) -> int:
+        """Rule 6: cut an existing ``path`` back to its last complete record; its size then."""
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            self.durable[path] = 0
+            return 0
+        try:
+            size = os.fstat(fd).st_size
+            boundary = _last_boundary(fd, size, terminator, quote) if terminator else size
+            if boundary < size:
+                os.ftruncate(fd, boundary)
+                os.fsync(fd)
+                self.recovered += 1
+        finally:
+            os.close(fd)
+        self.durable[path] = boundary
+        return boundary
 
     def add(self, path: str, f: IO[Any]) -> None:
         old = self.files.pop(path, None)
@@ -75,24 +165,43 @@ class _OpenFiles:
         try:
             f.close()
         except OSError as exc:
-            self.errors.append(exc)  # rule 4: the next flush raises it
+            self.broken(path, exc)  # rule 4: the next flush raises it
 
-    def broken(self, exc: OSError) -> None:
-        """A write failed: bytes of earlier events may be lost with it (rule 4)."""
-        self.errors.append(exc)
+    def broken(self, path: str, exc: OSError) -> None:
+        """A write to ``path`` failed: bytes of earlier events may be lost with it, and a part
+        of a record may have reached the file (rules 4 and 7)."""
+        self.errors.append((path, exc))
+        f = self.files.pop(path, None)
+        if f is not None:
+            _close_quietly(f)  # may write more of its buffer: the cut comes after
+        self._unsynced.discard(path)
+        self._used.discard(path)
+        durable = self.durable.get(path)
+        if durable is None:
+            return
+        try:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.ftruncate(fd, durable)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as cut:
+            # Left torn: the next sink to open the file cuts it (rule 6); nothing written
+            # since the last flush is acknowledged.
+            self.errors.append((path, cut))
 
-    def sync(self) -> None:
+    def sync(self, owner: str) -> None:
         """Rule 2: make everything durable, close idle files, raise the first failure."""
-        errors, self.errors = self.errors, []
         for path, f in list(self.files.items()):
             try:
                 f.flush()
                 os.fsync(f.fileno())
+                size = os.fstat(f.fileno()).st_size
             except OSError as exc:
-                errors.append(exc)
-                del self.files[path]
-                _close_quietly(f)  # its buffer is gone; the next event reopens it
+                self.broken(path, exc)
                 continue
+            self.durable[path] = size
             if path not in self._used:
                 del self.files[path]
                 f.close()
@@ -101,17 +210,22 @@ class _OpenFiles:
                 fd = os.open(path, os.O_RDONLY)
                 try:
                     os.fsync(fd)
+                    size = os.fstat(fd).st_size
                 finally:
                     os.close(fd)
             except OSError as exc:
-                errors.append(exc)
+                self.broken(path, exc)
+                continue
+            self.durable[path] = size
         for directory in sorted(self._dirs):
             fsync_directory(directory)
         self._used.clear()
         self._unsynced.clear()
         self._dirs.clear()
+        errors, self.errors = self.errors, []
         if errors:
-            raise errors[0]
+            where, first = errors[0]
+            raise _write_error(owner, where, first)
 
     def close_all(self) -> None:
         files, self.files = self.files, OrderedDict()
@@ -178,7 +292,7 @@ class _FileSink(BlockingSink):
         Raises:
             OSError: a file could not be written or synced; the events are not durable.
         """
-        self._files.sync()
+        self._files.sync(self._owner())
 
     def close(self) -> None:
         """Close every file (rule 5)."""
@@ -188,10 +302,16 @@ class _FileSink(BlockingSink):
 class FileCSVSink(_FileSink):
     """Writes dict events as CSV rows (BSPump's ``FileCSVSink``).
 
-    The columns are the keys of the first event written to a file, and a header row is written
-    then. A later event with a key that is not a column raises ``ValueError`` (the error policy
-    applies); a missing key is written empty. The first event of the sink's life truncates its
-    file, as BSPump did; ``rotate()`` starts over (truncate, new header) with the next event.
+    Rows are appended (rule 6): a restarted pump keeps what earlier runs wrote and acknowledged.
+    A new or empty file gets a header row, the keys of the first event written to it; a file
+    that has rows already keeps its header, which gives the columns. A later event with a key
+    that is not a column raises ``ValueError`` (the error policy applies); a missing key is
+    written empty. ``rotate()`` starts over (truncate, new header) with the next event; that
+    erases acknowledged rows, so call it only once they were taken elsewhere. The record
+    boundary a restart cuts back to is the last ``lineterminator`` outside a quoted field
+    (quotes are counted from the start of the file, which is read once: the doubled-quote
+    dialects this sink writes by default keep the count exact, ``doublequote=False`` with an
+    ``escapechar`` does not).
 
     Config:
         path: the output file (see ``get_file_name``).
@@ -234,6 +354,7 @@ class FileCSVSink(_FileSink):
     ) -> None:
         self._writers: dict[str, tuple[IO[str], csv.DictWriter[str]]] = {}
         self._columns: dict[str, list[str]] = {}
+        self._rotated: set[str] = set()
         super().__init__(pipeline, id, config)
 
     def apply_config(self) -> None:
@@ -273,18 +394,13 @@ class FileCSVSink(_FileSink):
         entry = self._writers.get(path)
         if f is None or entry is None or entry[0] is not f:  # not open, or reopened
             columns = self._columns.get(path)
-            fresh = columns is None
+            header = False
             if columns is None:
-                if not isinstance(event, Mapping):
-                    raise TypeError(
-                        f"{self._owner()}: expects a mapping, got {type(event).__name__}"
-                    )
-                columns = [str(key) for key in event]
-            mode = "w" if fresh else "a"
-            f = open(path, mode, newline="", encoding=self.Config["encoding"])  # noqa: SIM115
+                columns, header = self._start(path, event)
+            f = open(path, "a", newline="", encoding=self.Config["encoding"])  # noqa: SIM115
             try:
                 writer = self.writer(f, columns)
-                if fresh:
+                if header:
                     writer.writeheader()
             except BaseException:
                 f.close()
@@ -295,8 +411,40 @@ class FileCSVSink(_FileSink):
         try:
             entry[1].writerow(event)  # an unknown key raises ValueError before writing
         except OSError as exc:
-            self._files.broken(exc)
-            raise
+            self._files.broken(path, exc)
+            raise _write_error(self._owner(), path, exc) from exc
+
+    def _start(self, path: str, event: Any) -> tuple[list[str], bool]:
+        """The columns of ``path`` when this sink first writes to it, and whether a header is
+        due: after ``rotate`` the file is truncated; otherwise it is cut back to its last
+        complete row (rule 6) and, unless that leaves it empty, its header gives the columns."""
+        encoding = self.Config["encoding"]
+        if path in self._rotated:
+            self._rotated.discard(path)
+            with open(path, "w", encoding=encoding):
+                pass
+            self._files.durable[path] = 0
+            size = 0
+        else:
+            quoting = int(self.Config["quoting"])
+            quote = None if quoting == csv.QUOTE_NONE else str(self.Config["quotechar"])
+            size = self._files.recover(
+                path,
+                str(self.Config["lineterminator"]).encode(encoding),
+                quote.encode(encoding) if quote else None,
+            )
+        if size:
+            with open(path, newline="", encoding=encoding) as existing:
+                row = next(csv.reader(existing, dialect=self.Dialect, **self._reader_options()))
+            return row, False
+        if not isinstance(event, Mapping):
+            raise TypeError(f"{self._owner()}: expects a mapping, got {type(event).__name__}")
+        return [str(key) for key in event], True
+
+    def _reader_options(self) -> dict[str, Any]:
+        options = self._writer_options()
+        del options["lineterminator"]  # the reader recognises every line ending
+        return options
 
     def rotate(self) -> None:
         """Close the files (durably); the next event to each path truncates it and writes a new
@@ -307,6 +455,7 @@ class FileCSVSink(_FileSink):
         """
         self.flush()
         self.close()
+        self._rotated.update(self._columns)
         self._columns.clear()
         self._writers.clear()
 
@@ -327,6 +476,14 @@ class FileBlockSink(_FileSink):
         flags: comma-separated ``os.open`` flags: ``O_CREAT`` (create a missing file) and
             ``O_EXCL`` (refuse to overwrite an existing one); without ``O_CREAT`` a missing file
             is an error.
+        terminator: text (written as UTF-8) ending each block, ``""`` for none. It is the record
+            boundary of ``ab`` mode (rule 6): each block is written followed by it, and the
+            first time the sink opens a file it cuts it back to just after its last
+            terminator, so a block torn by a crash or a full disk is removed (and replayed)
+            instead of being glued to the next one. Choose a terminator the blocks never
+            contain (``"\\n"`` for lines). Without one, the sink cannot tell a torn block:
+            an ``ab`` file is then crash-safe only up to whole files. In ``wb`` mode a file
+            holds one block; a torn one is replaced when its event is replayed.
 
     Example:
         >>> import pathlib, tempfile
@@ -342,7 +499,11 @@ class FileBlockSink(_FileSink):
         >>> tmp.cleanup()
     """
 
-    ConfigDefaults: ClassVar[Mapping[str, Any]] = {"mode": "wb", "flags": "O_CREAT"}
+    ConfigDefaults: ClassVar[Mapping[str, Any]] = {
+        "mode": "wb",
+        "flags": "O_CREAT",
+        "terminator": "",
+    }
 
     _FLAGS: ClassVar[Mapping[str, int]] = {"O_CREAT": os.O_CREAT, "O_EXCL": os.O_EXCL}
 
@@ -374,6 +535,7 @@ class FileBlockSink(_FileSink):
                 )
             flags |= self._FLAGS[name]
         self._flags = flags
+        self._terminator = str(self.Config["terminator"]).encode("utf-8")
 
     def _open_fd(self, path: str, _flags: int) -> int:
         return os.open(path, self._flags, 0o666)  # the configured flags, not open()'s
@@ -394,8 +556,13 @@ class FileBlockSink(_FileSink):
             raise TypeError(f"{self._owner()}: expects bytes or str, got {type(event).__name__}")
         path = self._target(context, event)
         replace = self.Config["mode"] == "wb"
+        data += self._terminator
         f = self._files.get(path)
         if f is None or replace:
+            if replace:
+                self._files.durable[path] = 0
+            elif path not in self._files.durable:
+                self._files.recover(path, self._terminator)  # rule 6
             # Opened again for each event in "wb" mode: O_TRUNC replaces the content and
             # O_EXCL refuses a second block, as each event's own open did in BSPump.
             f = open(path, "wb" if replace else "ab", opener=self._open_fd)  # noqa: SIM115
@@ -403,8 +570,8 @@ class FileBlockSink(_FileSink):
         try:
             f.write(data)
         except OSError as exc:
-            self._files.broken(exc)
-            raise
+            self._files.broken(path, exc)
+            raise _write_error(self._owner(), path, exc) from exc
 
 
 class FileJSONLinesSink(_FileSink):
@@ -412,8 +579,9 @@ class FileJSONLinesSink(_FileSink):
 
     Config:
         path: the output file (see ``get_file_name``).
-        mode: ``"a"`` appends to an existing file; ``"w"`` truncates it when the sink first
-            writes to it.
+        mode: ``"a"`` appends to an existing file, cut back to its last complete line first
+            (rule 6); ``"w"`` truncates it when the sink first writes to it, which erases what
+            earlier runs wrote and acknowledged: not for a pump that may restart.
 
     Raises (from ``process``):
         TypeError: the event holds something JSON cannot represent (orjson's rules: string keys,
@@ -459,12 +627,17 @@ class FileJSONLinesSink(_FileSink):
         path = self._target(context, event)
         f = self._files.get(path)
         if f is None:
-            truncate = self.Config["mode"] == "w" and path not in self._opened_once
+            first = path not in self._opened_once
+            truncate = self.Config["mode"] == "w" and first
+            if truncate:
+                self._files.durable[path] = 0
+            elif first:
+                self._files.recover(path, b"\n")  # rule 6
             f = open(path, "wb" if truncate else "ab")  # noqa: SIM115 (closed by flush or close)
             self._files.add(path, f)
             self._opened_once.add(path)
         try:
             f.write(line)
         except OSError as exc:
-            self._files.broken(exc)
-            raise
+            self._files.broken(path, exc)
+            raise _write_error(self._owner(), path, exc) from exc

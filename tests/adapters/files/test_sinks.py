@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import json
 import os
 from pathlib import Path
@@ -276,3 +278,145 @@ def test_json_lookup_provider_refuses_what_is_not_an_object(tmp_path: Path) -> N
     path.write_text("{broken")
     with pytest.raises(ValueError, match="Expecting property name"):
         FileJSONLookupProvider(path).load()
+
+
+def test_a_restarted_csv_sink_appends_under_the_header_it_finds(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    run_into(FileCSVSink(config={"path": str(target), "lineterminator": "\n"}), [{"a": 1, "b": 2}])
+    # A second run, whose first event has its keys in another order: the file's header rules.
+    second = FileCSVSink(config={"path": str(target), "lineterminator": "\n"})
+    report = run_into(second, [{"b": 4, "a": 3}, {"a": 5, "c": 6}])
+    assert report.statistics["Out"].warning == 1  # "c" is not a column of the file
+    assert target.read_text() == "a,b\n1,2\n3,4\n"
+    target.write_text("")  # an empty file gets a header again
+    run_into(FileCSVSink(config={"path": str(target), "lineterminator": "\n"}), [{"x": 1}])
+    assert target.read_text() == "x\n1\n"
+
+
+@pytest.mark.parametrize(
+    ("make_sink", "before", "event", "after"),
+    [
+        (
+            lambda path: FileJSONLinesSink(config={"path": path}),
+            b'{"n":1}\n{"n":2}\n{"n":',
+            {"n": 3},
+            b'{"n":1}\n{"n":2}\n{"n":3}\n',
+        ),
+        (  # the newline inside a quoted field ends no row: that row is torn
+            lambda path: FileCSVSink(config={"path": path, "lineterminator": "\n"}),
+            b'a,b\n1,"x\n""y"""\n2,"two\nlines',
+            {"a": 3, "b": "z"},
+            b'a,b\n1,"x\n""y"""\n3,z\n',
+        ),
+        (
+            lambda path: FileCSVSink(config={"path": path, "lineterminator": "\r\n"}),
+            b"a\r\n1\r\n2\r",
+            {"a": 3},
+            b"a\r\n1\r\n3\r\n",
+        ),
+        (
+            lambda path: FileBlockSink(config={"path": path, "mode": "ab", "terminator": "\n"}),
+            b"one\ntwo\nthr",
+            b"three",
+            b"one\ntwo\nthree\n",
+        ),
+        (
+            lambda path: FileBlockSink(config={"path": path, "mode": "ab", "terminator": "<end>"}),
+            b"one<end>two<en",
+            "three",
+            b"one<end>three<end>",
+        ),
+        (  # no complete record at all: nothing is kept, and the CSV header comes again
+            lambda path: FileCSVSink(config={"path": path, "lineterminator": "\n"}),
+            b"a,",
+            {"a": 1},
+            b"a\n1\n",
+        ),
+    ],
+)
+def test_a_torn_last_record_is_cut_before_the_sink_appends(
+    tmp_path: Path, make_sink: Any, before: bytes, event: Any, after: bytes
+) -> None:
+    target = tmp_path / "out"
+    target.write_bytes(before)  # what a SIGKILL or a full disk left
+    sink = make_sink(str(target))
+    sink.process({}, event)
+    sink.flush()
+    sink.close()
+    assert target.read_bytes() == after
+
+
+def test_a_csv_boundary_is_found_across_read_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pumpcore_files import _sinks
+
+    monkeypatch.setattr(_sinks, "_CHUNK", 7)  # terminators and quotes straddle chunk borders
+    target = tmp_path / "out.csv"
+    rows = [{"a": f'q"{i}\n', "b": i} for i in range(20)]
+    config = {"path": str(target), "lineterminator": "\r\n"}
+    run_into(FileCSVSink(config=config), rows)
+    whole = target.read_bytes()
+    target.write_bytes(whole + b'"tor\r\nn')
+    run_into(FileCSVSink(config=config), [{"a": "last", "b": 20}])
+    with target.open(newline="") as f:
+        assert list(csv.DictReader(f)) == [
+            {"a": str(row["a"]), "b": str(row["b"])} for row in [*rows, {"a": "last", "b": 20}]
+        ]
+
+
+class FullDisk(io.FileIO):
+    """A file on a disk with ``room[0]`` bytes left: a write beyond it is short, the next one
+    fails with ENOSPC, as the kernel does."""
+
+    def __init__(self, path: str, mode: str, room: list[int]) -> None:
+        super().__init__(path, mode)
+        self.room = room
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)[: self.room[0]]
+        if not chunk:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room[0] -= len(chunk)
+        written = super().write(chunk)
+        assert written is not None
+        return written
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "blocks"])
+def test_a_write_that_hits_enospc_raises_and_leaves_no_partial_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    from pumpcore_files import _sinks
+
+    target = tmp_path / "out"
+    room = [40]
+    real_open = open
+
+    def small_disk(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if str(path) == str(target) and mode == "ab":
+            return io.BufferedWriter(FullDisk(str(path), "a", room))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(_sinks, "open", small_disk, raising=False)
+    if kind == "jsonl":
+        sink: Any = FileJSONLinesSink(config={"path": str(target)})
+    else:
+        sink = FileBlockSink(config={"path": str(target), "mode": "ab", "terminator": "\n"})
+    line = "x" * 15  # 16 bytes with its terminator, 18 as JSON
+    sink.process({}, line)
+    sink.flush()
+    durable = target.read_bytes()
+    sink.process({}, line)
+    sink.process({}, line)  # beyond the room: the flush writes part of it, then fails
+    with pytest.raises(OSError, match="No space left") as failed:
+        sink.flush()
+    assert failed.value.errno == errno.ENOSPC
+    assert failed.value.filename == str(target)
+    assert type(sink).__name__ in str(failed.value)
+    assert target.read_bytes() == durable  # cut back to the last flush: no partial record
+    room[0] = 1000  # space freed
+    sink.process({}, "after")
+    sink.flush()
+    sink.close()
+    assert target.read_bytes() == durable + (b'"after"\n' if kind == "jsonl" else b"after\n")
