@@ -182,8 +182,7 @@ class Ledger:
         self.poisoned = False
 
     def open_mark(self, positions: Sequence[Any]) -> Mark:
-        """A new batch is about to be processed; it is recorded in read order (its positions
-        may include None for events with nothing to acknowledge)."""
+        """A new batch is about to be processed; it is recorded in read order."""
         mark = Mark(self.source, positions)
         self._marks.append(mark)
         return mark
@@ -204,8 +203,6 @@ class Ledger:
                 break
             marks.popleft()
             done.extend(mark.positions)
-        if None in done:  # records read without a position (a batch column keeps their place)
-            done = [p for p in done if p is not None]
         return done
 
     def blocked_by(self) -> Mark | None:

@@ -93,8 +93,8 @@ class Batch(NamedTuple):
 
     Attributes:
         events: the events, in read order.
-        positions: each event's position (None for one with nothing to acknowledge), or None
-            when no event has one.
+        positions: each event's position (none may be None), or None when there is nothing to
+            acknowledge.
         contexts: each event's context, or None for a fresh ``{}`` each.
     """
 
@@ -201,7 +201,7 @@ class IOSource(Source):
             while end < n and type(items[end]) is not Rejected:
                 end += 1
             events, positions, contexts = zip(*items[start:end], strict=True)
-            buffer.append(Batch(events, _column(positions), _contexts(contexts)))
+            buffer.extend(_batches(events, positions, _contexts(contexts)))
             start = end
         self._io_waiting += n
 
@@ -284,10 +284,29 @@ class IOSource(Source):
         return taken
 
 
-def _column(values: Sequence[Any]) -> Sequence[Any] | None:
-    """Positions of records as a batch column: None when none has one; the records without
-    one are left out of acknowledgements (``Ledger`` skips None)."""
-    return values if any(v is not None for v in values) else None
+def _batches(
+    events: Sequence[Any], positions: Sequence[Any], contexts: Sequence[Context] | None
+) -> list[Batch]:
+    """Records as batches whose positions column is whole: all positions, or None. A run of
+    records some of which have no position is cut where that changes (rare), so marks never
+    hold a None and acknowledging needs no filtering."""
+    has = [p is not None for p in positions]
+    if all(has):
+        return [Batch(events, positions, contexts)]
+    if not any(has):
+        return [Batch(events, None, contexts)]
+    batches, start = [], 0
+    for end in range(1, len(has) + 1):
+        if end == len(has) or has[end] != has[start]:
+            batches.append(
+                Batch(
+                    events[start:end],
+                    positions[start:end] if has[start] else None,
+                    None if contexts is None else contexts[start:end],
+                )
+            )
+            start = end
+    return batches
 
 
 def _contexts(values: Sequence[Context | None]) -> Sequence[Context] | None:

@@ -608,7 +608,10 @@ class FileABCSource(BlockingSource):
             # Positions come in read order, so each file's last one is its highest; both
             # lines loop in C (a commit acknowledges thousands).
             highest: dict[str, int] = dict(positions)
-            counts = Counter(map(itemgetter(0), positions))
+            if len(highest) == 1:  # one file, the usual case: no need to count per name
+                counts = Counter({next(iter(highest)): len(positions)})
+            else:
+                counts = Counter(map(itemgetter(0), positions))
             now = time.monotonic()
             errors: list[FileReadError] = []
             for name, offset in highest.items():
