@@ -2,6 +2,14 @@
 
 Prints events/s for each and the ratio pipeline/plain. Run: ``python bench/bench.py [-n N]``.
 Each measurement is the best of ``--repeat`` runs so that a passing hiccup does not decide it.
+
+Wall-clock ratios swing on a shared machine; instruction counts do not. ``--only NAME`` runs one
+of them (``plain`` or an executor) once, for ``valgrind --tool=callgrind``; the difference of two
+sizes, divided by the difference in events, is the cost per event without start-up::
+
+    for n in 10000 30000; do PYTHONHASHSEED=0 valgrind --tool=callgrind \
+        --callgrind-out-file=/tmp/cg.sync.$n python bench/bench.py --only sync -n $n; done
+    grep summary /tmp/cg.sync.*   # (30000's - 10000's) / 20000, likewise for --only plain
 """
 
 from __future__ import annotations
@@ -34,14 +42,35 @@ def best_of(repeat: int, fn: Callable[[], int]) -> tuple[float, int]:
     return best, count
 
 
+def run_pipeline(executor: str, lines: list[bytes]) -> int:
+    """The standard workload through pumpcore on ``executor``; what reached the sink."""
+    sink = CountSink()
+    pipeline = Pipeline("bench")
+    pipeline.build(IteratorSource(lines), parse, enrich, keep, sink)
+    report = pumpcore_executors.run(
+        pipeline,
+        executor=executor,  # type: ignore[arg-type]
+        batch_size=1024,
+    )
+    assert report.statistics["bench"].event_in == len(lines)
+    return sink.count
+
+
 def main() -> None:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=1_000_000, help="events per run")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--executors", default="sync", help="comma-separated executors to measure")
+    parser.add_argument("--only", help="run only plain or one executor, once, and print nothing")
     args = parser.parse_args()
     lines = make_lines(args.n)
+    if args.only:
+        if args.only == "plain":
+            plain_loop(lines, CountSink())
+        else:
+            run_pipeline(args.only, lines)
+        return
 
     def plain() -> int:
         sink = CountSink()
@@ -53,16 +82,7 @@ def main() -> None:
     for name in args.executors.split(","):
 
         def piped(name: str = name) -> int:
-            sink = CountSink()
-            pipeline = Pipeline("bench")
-            pipeline.build(IteratorSource(lines), parse, enrich, keep, sink)
-            report = pumpcore_executors.run(
-                pipeline,
-                executor=name,  # type: ignore[arg-type]
-                batch_size=1024,
-            )
-            assert report.statistics["bench"].event_in == args.n
-            return sink.count
+            return run_pipeline(name, lines)
 
         t, count = best_of(args.repeat, piped)
         if count != base_count:
