@@ -393,35 +393,33 @@ class _AsyncRunner:
         if stop_by is not None:
             floor = 1.0 if type(command) is Close else 0.0
             timeout = max(floor, stop_by - time.monotonic())
-        try:
-            with anyio.fail_after(timeout):
-                result = await _call(command)
-        except anyio.get_cancelled_exc_class():
-            raise
-        except BaseException as exc:
-            log_failure(command, exc)
-            self.machine.failed(command, self.clock.time(), exc)
-            if not isinstance(exc, Exception):
-                self._fail_run(exc)
-        else:
-            self.machine.done(command, self.clock.time(), result)
+        await self._answer(command, timeout)
 
     async def _background(self, command: Command) -> None:
         try:
-            result = await _call(command)
-        except anyio.get_cancelled_exc_class() as exc:
-            self.machine.failed(command, self.clock.time(), exc)
-            raise
+            await self._answer(command, math.inf)
+        finally:
+            self.notify()
+            self._signal_change()
+
+    async def _answer(self, command: Command, timeout: float) -> None:
+        """Carry out ``command`` within ``timeout`` and give the machine its outcome. Every
+        command is answered, cancelled ones too (as failed, then the cancellation goes on): an
+        unanswered close would leave the shielded stop sequence waiting for it."""
+        try:
+            with anyio.fail_after(timeout):
+                result = await _call(command)
         except BaseException as exc:
-            log_failure(command, exc)
+            cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+            if not cancelled:
+                log_failure(command, exc)
             self.machine.failed(command, self.clock.time(), exc)
+            if cancelled:
+                raise
             if not isinstance(exc, Exception):
                 self._fail_run(exc)
         else:
             self.machine.done(command, self.clock.time(), result)
-        finally:
-            self.notify()
-            self._signal_change()
 
     async def _serve(self, command: Serve) -> None:
         """A server's background work, until ``StopServing`` cancels it after the last commit."""
