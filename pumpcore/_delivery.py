@@ -172,11 +172,15 @@ def running(origin: Origin) -> Iterator[None]:
 class Ledger:
     """One source's marks in read order, and what of them is done (rules 3-4)."""
 
-    __slots__ = ("_marks", "poisoned", "source")
+    __slots__ = ("_marks", "last_taken", "poisoned", "source", "taken")
 
     def __init__(self, source: Source) -> None:
         self.source = source
         self._marks: deque[Mark] = deque()
+        #: Positions commits took so far, and the last of them (what monitoring shows as the
+        #: source's commit position; each is acknowledged once its commit's flushes succeeded).
+        self.taken = 0
+        self.last_taken: Any = None
         #: True once a write that may concern this source failed: nothing more is acknowledged
         #: in this run (its events may be lost from a sink's buffer).
         self.poisoned = False
@@ -203,6 +207,9 @@ class Ledger:
                 break
             marks.popleft()
             done.extend(mark.positions)
+        if done:
+            self.taken += len(done)
+            self.last_taken = done[-1]
         return done
 
     def blocked_by(self) -> Mark | None:

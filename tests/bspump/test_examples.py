@@ -1,0 +1,154 @@
+"""The seed's tutorials, copied with only the import line changed (and public URLs pointed at
+local stand-ins), run as programs and print what the seed says they print.
+
+Examples whose code is only asyncio (an ``async def cycle`` on aiohttp) run on asyncio; on the
+other executors the application must refuse to start, naming the source. A few cannot work as
+written: each test says why in its xfail reason, after checking that it fails for that reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import pprint
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pumpcore.testing import conformance
+
+from . import _apis
+from ._run import Finished, copy_examples, run_pump
+
+EXECUTORS = conformance.executor_params()
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The examples in a temporary folder, their URLs pointing at the running stand-ins."""
+    with _apis.public_apis() as address:
+        yield copy_examples(tmp_path_factory.mktemp("bspump") / "examples", address)
+
+
+def printed(value: object) -> str:
+    """What ``PPrintSink`` prints for ``value``."""
+    return pprint.pformat(value) + "\n"
+
+
+def enriched() -> dict[str, Any]:
+    """The coindesk document with the tutorial's JPY branch (``EnrichProcessor``)."""
+    document = copy.deepcopy(_apis.COINDESK)
+    jpy = str(document["bpi"]["USD"]["rate_float"] * 113.70)
+    document["bpi"]["JPY"] = {
+        "code": "JPY",
+        "symbol": "¥",
+        "rate": jpy[:3] + "," + jpy[3:],
+        "description": "JPY",
+        "rate_float": jpy,
+    }
+    return document
+
+
+def run_until_printed(script: Path, expected: str, *args: str) -> Finished:
+    """Run the pump until ``expected`` is on its stdout, then stop it; it must end cleanly."""
+    done = run_pump(script, args, until=lambda out, err: expected in out)
+    assert expected in done.stdout, done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "ERROR" not in done.stderr, done.stderr
+    return done
+
+
+COINDESK_BYTES = json.dumps(_apis.COINDESK).encode()
+
+# Examples without asyncio-only code: (script, config file or None, what stdout shows).
+EVERYWHERE = {
+    "coindesk": ("coindesk.py", None, printed(COINDESK_BYTES)),
+    "coindesk_enrich": ("coindesk_enrich.py", None, printed(enriched())),
+    "weather": ("weather.py", None, printed(json.dumps(_apis.weather("London")).encode())),
+    "config_quickstart": (
+        "config_quickstart.py",
+        "config_quickstart.conf",
+        printed(_apis.weather("London")),
+    ),
+    "fortnite": (
+        "fortnite.py",
+        "fortnite.conf",
+        printed(json.dumps(_apis.STORE, indent=2).replace("\n", "\r\n").encode()),
+    ),
+    "blank_app": ("blankapp/bspump-blank-app.py", None, printed(json.dumps(enriched()))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EVERYWHERE))
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_example_runs_on_every_executor(examples: Path, name: str, executor: str) -> None:
+    script, config, expected = EVERYWHERE[name]
+    args = ["--executor", executor] + (["-c", config] if config else [])
+    done = run_until_printed(examples / script, expected, *args)
+    assert f"1 pipeline(s) ready (executor {executor})" in done.stderr
+
+
+# Examples with an asyncio `async def cycle` (aiohttp): (script, config, what stdout shows).
+ASYNCIO_ONLY = {
+    "weather_cities": (
+        "weather_cities.py",
+        "weather-pump.conf",
+        "".join(printed(json.dumps(_apis.weather(c)).encode()) for c in _apis.CITIES),
+        "SamplePipeline.LoadSource",
+    ),
+    "tarkov": ("tarkov.py", None, printed(_apis.CRAFTS), "SamplePipeline.IOHTTPSource"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ASYNCIO_ONLY))
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_asyncio_example(examples: Path, name: str, executor: str) -> None:
+    script, config, expected, source = ASYNCIO_ONLY[name]
+    args = ["--executor", executor] + (["-c", config] if config else [])
+    if executor == "asyncio":
+        run_until_printed(examples / script, expected, *args)
+        return
+    done = run_pump(examples / script, args)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert f"{source} run(s) `async def` code written for asyncio" in done.stderr
+    assert "use --executor asyncio" in done.stderr
+
+
+def run_failing(script: Path, message: str, *args: str) -> Finished:
+    """Run the pump until ``message`` (the failure it logs) is on its stderr, then stop it."""
+    done = run_pump(script, args, until=lambda out, err: message in err)
+    assert message in done.stderr, done.stderr
+    return done
+
+
+def test_tarkov_filter_needs_old_pandas(examples: Path) -> None:
+    done = run_failing(
+        examples / "tarkov_filter.py", "'DataFrame' object has no attribute 'append'"
+    )
+    assert "SamplePipeline stopped by an error: FilterByStation" in done.stderr
+    assert done.returncode == 1
+    pytest.xfail("the seed's FilterByStation calls DataFrame.append, removed in pandas 2.0")
+
+
+def test_fortnite_csv_needs_old_pandas(examples: Path) -> None:
+    done = run_failing(
+        examples / "fortnite_csv.py", "Expected file path name or file-like object", "-c",
+        "fortnite.conf",
+    )  # fmt: skip
+    assert "SamplePipeline stopped by an error: JSONtoCSV" in done.stderr
+    assert done.returncode == 1
+    pytest.xfail("the seed's JSONtoCSV passes bytes to pandas.read_json, refused by pandas 3")
+
+
+def test_elasticsearch_example_names_the_missing_adapter(examples: Path) -> None:
+    done = run_pump(examples / "elasticsearch_source.py")
+    assert done.returncode == 1
+    assert (
+        "ImportError: bspump.elasticsearch needs pumpcore's adapter package "
+        "'pumpcore_elasticsearch', which is not installed"
+    ) in done.stderr
+    pytest.xfail("needs pumpcore_elasticsearch (bspump.elasticsearch), not available yet")
