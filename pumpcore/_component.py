@@ -20,8 +20,9 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from ._config import Configurable
+from ._config import BSPUMP_HINT, Configurable
 from ._delivery import Held, Receipt
+from ._errors import ConfigError
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline as PipelineT
@@ -119,6 +120,12 @@ class Component(Configurable):
         config: Mapping[str, Any] | None = None,
     ) -> None:
         self.Pipeline = None  # before the config is applied: apply_config may look at it
+        from ._pipeline import Pipeline  # a cycle at import time: _pipeline imports this module
+
+        if pipeline is not None and not isinstance(pipeline, Pipeline):
+            raise ConfigError(
+                f"{type(self).__name__}: pipeline must be a Pipeline, got {pipeline!r}{BSPUMP_HINT}"
+            )
         super().__init__(id=id, config=config)
         if pipeline is not None:
             self.attach(pipeline)

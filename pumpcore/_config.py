@@ -393,6 +393,14 @@ def _convert(owner: str, key: str, value: object, default: object) -> object:
     )
 
 
+# A BSPump pump ported by dropping only the import line passes ``app`` first: say so.
+BSPUMP_HINT = (
+    " (BSPump passes `app` first: pumpcore takes (pipeline, id, config) for components and "
+    "(id, config) for pipelines; drop `app`, or keep the code and `import pumpcore_bspump as "
+    "bspump`)"
+)
+
+
 class Configurable:
     """A component with BSPump-style configuration in ``self.Config``.
 
@@ -413,6 +421,12 @@ class Configurable:
     Config: dict[str, Any]
 
     def __init__(self, id: str | None = None, config: Mapping[str, Any] | None = None) -> None:
+        if id is not None and not isinstance(id, str):
+            raise ConfigError(f"{type(self).__name__}: id must be a str, got {id!r}{BSPUMP_HINT}")
+        if config is not None and not isinstance(config, Mapping):
+            raise ConfigError(
+                f"{type(self).__name__}: config must be a mapping, got {config!r}{BSPUMP_HINT}"
+            )
         self.Id = id if id is not None else type(self).__name__
         self._config_given: Mapping[str, Any] = dict(config or {})
         self.Config = self._resolve_config(())
