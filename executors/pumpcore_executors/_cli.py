@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pumpcore import ConfigError
+from pumpcore import ConfigError, Settings
 
 from ._run import EXECUTORS
 
@@ -18,8 +18,14 @@ from ._run import EXECUTORS
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pumpcore", description="Run pumpcore pumps.")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run the pipelines a Python file defines")
-    run.add_argument("pump_file", type=Path, help="a .py file defining pipelines")
+    run = commands.add_parser(
+        "run", help="run the pipelines a Python file defines, or a BSPump application file"
+    )
+    run.add_argument(
+        "pump_file", type=Path,
+        help="a .py file defining pipelines, or a program with a __main__ block (a BSPump "
+        "application: -c, --executor and --stop-after are passed to it)",
+    )  # fmt: skip
     run.add_argument(
         "-c", "--config", type=Path, action="append", default=[],
         help="an INI config file ([pipeline:ID], [pipeline:ID:ComponentID], …); repeatable",
@@ -29,7 +35,10 @@ def _parser() -> argparse.ArgumentParser:
         help="refuse config sections naming a pipeline or component the pump file lacks "
         "(default: warn)",
     )  # fmt: skip
-    run.add_argument("--executor", choices=EXECUTORS, default="sync")
+    run.add_argument(
+        "--executor", choices=EXECUTORS, default=None,
+        help="default: sync (a program's own default for a BSPump application file)",
+    )  # fmt: skip
     run.add_argument("--stop-after", type=float, default=None, metavar="SECONDS")
     run.add_argument(
         "--status", choices=("auto", "always", "never"), default="auto",
@@ -45,16 +54,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_command(args: argparse.Namespace) -> int:
-    from ._load import load_pump, load_settings
+    from ._load import load_settings, pump_folder_on_path
+
+    settings = load_settings(args.config)
+    with pump_folder_on_path(args.pump_file):
+        return _run_pump(args, settings)
+
+
+def _run_pump(args: argparse.Namespace, settings: Settings) -> int:
+    from ._load import NoPipelineError, is_program, load_pump, run_program
     from ._run import run
     from ._status import StatusLine
 
-    settings = load_settings(args.config)
-    pipelines = load_pump(args.pump_file, settings, strict_config=args.strict_config)
+    try:
+        pipelines = load_pump(args.pump_file, settings, strict_config=args.strict_config)
+    except NoPipelineError:
+        if not is_program(args.pump_file):
+            raise
+        argv = [a for path in args.config for a in ("-c", str(path))]
+        if args.executor is not None:  # else the program's own default (BSPump's: asyncio)
+            argv += ["--executor", args.executor]
+        if args.stop_after is not None:
+            argv += ["--stop-after", str(args.stop_after)]
+        return run_program(args.pump_file, argv)
     show = args.status == "always" or (args.status == "auto" and sys.stderr.isatty())
     status = StatusLine(pipelines, sys.stderr) if show else contextlib.nullcontext()
     with status:
-        report = run(*pipelines, executor=args.executor, stop_after=args.stop_after)
+        report = run(*pipelines, executor=args.executor or "sync", stop_after=args.stop_after)
     for pid, stats in report.statistics.items():
         counters = ", ".join(f"{k} {v:,}" for k, v in stats.as_dict().items() if v)
         print(f"{pid}: {counters or 'no events'}", file=sys.stderr)
