@@ -94,6 +94,15 @@ class BSPumpApplication:
         self.PumpService = PumpService(self)
         self.ExitCode = 0
 
+    @property
+    def WebContainer(self) -> Any:
+        """BSPump's ASAB web container (aiohttp) is not there: say what to do instead."""
+        raise AttributeError(
+            "BSPumpApplication has no WebContainer (ASAB's aiohttp server): a WebSocketSource "
+            "listens by itself (config={'listen': 'HOST:PORT', 'path': '/bspump/ws'}), and -w "
+            "serves the web API; see docs/migrating-from-bspump.md"
+        )
+
     def register_service(self, service: Service) -> None:
         """Called by ``Service.__init__``; a second service under one name is an error."""
         if service.Name in self.Services:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +19,17 @@ import attrs
 EXAMPLES = Path(__file__).parent / "examples"
 # Where the examples' URLs point; replaced by the stand-in server's address when copied.
 PLACEHOLDER = "127.0.0.1:18080"
+# Where the WebSocket examples listen and connect; replaced by a free port's address.
+WS_PLACEHOLDER = "127.0.0.1:18081"
+# The port the TCP example listens on (the seed's 8888); replaced by a free port.
+TCP_PLACEHOLDER = '"port": 18082'
+
+
+def free_address() -> str:
+    """``127.0.0.1:PORT`` of a port free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{probe.getsockname()[1]}"
 
 
 @attrs.frozen
@@ -30,11 +42,17 @@ class Finished:
 
 
 def copy_examples(target: Path, address: str) -> Path:
-    """Copy the examples to ``target``, pointing their URLs at ``address``."""
+    """Copy the examples to ``target``, pointing their URLs at ``address`` (and the WebSocket
+    ones at a free port)."""
     shutil.copytree(EXAMPLES, target, ignore=shutil.ignore_patterns("__pycache__"))
+    websocket = free_address()
+    tcp_port = free_address().rpartition(":")[2]
     for path in target.rglob("*"):
         if path.suffix in (".py", ".conf"):
-            path.write_text(path.read_text(encoding="utf-8").replace(PLACEHOLDER, address))
+            text = path.read_text(encoding="utf-8")
+            text = text.replace(PLACEHOLDER, address).replace(WS_PLACEHOLDER, websocket)
+            text = text.replace(TCP_PLACEHOLDER, f'"port": {tcp_port}')
+            path.write_text(text)
     return target
 
 

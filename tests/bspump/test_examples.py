@@ -11,6 +11,12 @@ from __future__ import annotations
 import copy
 import json
 import pprint
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,3 +158,69 @@ def test_elasticsearch_example_names_the_missing_adapter(examples: Path) -> None
         "'pumpcore_elasticsearch', which is not installed"
     ) in done.stderr
     pytest.xfail("needs pumpcore_elasticsearch (bspump.elasticsearch), not available yet")
+
+
+def test_websocket_server_needs_its_listen_address(examples: Path) -> None:
+    done = run_pump(examples / "websocket_server.py")
+    assert done.returncode == 1
+    assert "BSPumpApplication has no WebContainer (ASAB's aiohttp server)" in done.stderr
+    pytest.xfail("uses ASAB's web container (aiohttp), which pumpcore_bspump has not")
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_websocket_client_feeds_the_ported_server(examples: Path, executor: str) -> None:
+    expected = printed(COINDESK_BYTES)  # the sink sends bytes as a binary message
+    clients: list[subprocess.Popen[str]] = []
+
+    def started_client_and_got(out: str, err: str) -> bool:
+        if not clients and "pipeline(s) ready" in err:
+            clients.append(
+                subprocess.Popen(
+                    [sys.executable, "websocket_client.py", "--executor", executor],
+                    cwd=examples,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        return expected in out
+
+    try:
+        server = run_pump(
+            examples / "websocket_server_ported.py", ["--executor", executor],
+            until=started_client_and_got,
+        )  # fmt: skip
+    finally:
+        for client in clients:
+            client.send_signal(signal.SIGTERM)
+            _, client_err = client.communicate(timeout=15)
+    assert server.returncode == 0, server.stderr
+    assert server.stdout.startswith(expected), server.stderr
+    [client] = clients
+    assert client.returncode == 0, client_err
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_tcp_blank_app_answers_in_shakespeare(examples: Path, executor: str) -> None:
+    pipeline = (examples / "tcpapp" / "tcppipeline" / "pipeline.py").read_text()
+    port = int(re.search(r'"port": (\d+)', pipeline).group(1))  # type: ignore[union-attr]
+    sent: list[bool] = []
+
+    def send_when_listening(out: str, err: str) -> bool:
+        if not sent and "pipeline(s) ready" in err:
+            for _ in range(100):  # the listener opens as the run starts
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                        client.sendall(b"die\nbe\n")
+                    break
+                except ConnectionRefusedError:
+                    time.sleep(0.05)
+            sent.append(True)
+        return "'To be, or not to be?'" in err
+
+    done = run_pump(
+        examples / "tcpapp" / "bspump-tcp-app.py", ["--executor", executor],
+        until=send_when_listening,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "'To die, or not to die?'\n'To be, or not to be?'\n" in done.stderr

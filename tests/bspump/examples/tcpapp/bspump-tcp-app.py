@@ -1,0 +1,5 @@
+from tcppipeline.app import BlankAppApplication
+
+if __name__ == '__main__':
+    app = BlankAppApplication()
+    app.run()
