@@ -1,5 +1,5 @@
-"""The ``pumpcore`` command: ``pumpcore run my_pump.py [-c pump.conf] [--executor trio]`` and
-``pumpcore demo``."""
+"""The ``pumpcore`` command: ``pumpcore run my_pump.py [-c pump.conf] [--executor trio]`` (or a
+BSPump application file, or a ``pump.yaml`` definition) and ``pumpcore demo``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pumpcore import ConfigError, Settings
+from pumpcore import ConfigError, Settings, check_settings
 
 from ._run import EXECUTORS
 
@@ -23,8 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "pump_file", type=Path,
-        help="a .py file defining pipelines, or a program with a __main__ block (a BSPump "
-        "application: -c, --executor and --stop-after are passed to it)",
+        help="a .py file defining pipelines, a program with a __main__ block (a BSPump "
+        "application: -c, --executor and --stop-after are passed to it), or a .yaml/.yml/.json "
+        "pump definition",
     )  # fmt: skip
     run.add_argument(
         "-c", "--config", type=Path, action="append", default=[],
@@ -62,12 +63,17 @@ def _run_command(args: argparse.Namespace) -> int:
 
 
 def _run_pump(args: argparse.Namespace, settings: Settings) -> int:
+    from ._declarative import SUFFIXES, load_definition
     from ._load import NoPipelineError, is_program, load_pump, run_program
     from ._run import run
     from ._status import StatusLine
 
     try:
-        pipelines = load_pump(args.pump_file, settings, strict_config=args.strict_config)
+        if args.pump_file.suffix in SUFFIXES:
+            pipelines = load_definition(args.pump_file, settings)
+            check_settings(settings, pipelines, strict=args.strict_config)
+        else:
+            pipelines = load_pump(args.pump_file, settings, strict_config=args.strict_config)
     except NoPipelineError:
         if not is_program(args.pump_file):
             raise
