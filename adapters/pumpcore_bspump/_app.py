@@ -33,8 +33,6 @@ from ._service import PumpService
 from ._sources import asyncio_only
 from .asab import Module, Service
 
-log = logging.getLogger("pumpcore_bspump")
-
 
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="A BSPump application on pumpcore.")

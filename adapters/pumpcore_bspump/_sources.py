@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -127,9 +126,8 @@ class Source(BSPumpComponent, AsyncSource):
 
     async def open(self) -> None:
         """Create the queue ``main`` fills."""
-        capacity = int(self.Config["queue_size"])
         self._send, self._recv = anyio.create_memory_object_stream[Received](
-            capacity if capacity > 0 else math.inf
+            int(self.Config["queue_size"])
         )
 
     async def serve(self) -> None:

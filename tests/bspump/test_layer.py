@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -223,3 +224,26 @@ def test_pubsub_trigger_uses_the_application_pubsub() -> None:
     trigger = bspump.trigger.PubSubTrigger(app, "go!")
     assert trigger.pubsub is app.PubSub
     assert trigger.message_names == ("go!",)
+
+
+def test_file_source_and_generator_with_bspump_signatures(
+    tmp_path: Path, executor: ExecutorName
+) -> None:
+    lines = tmp_path / "lines.txt"
+    lines.write_bytes(b"a b\nc\n")
+    app = app_with()
+
+    class Words(bspump.Generator):
+        def generate(self, context: Context, event: Any) -> Any:
+            yield from event.split()
+
+    pipeline = bspump.Pipeline(app, "P")
+    sink = ListSink(app, pipeline)
+    source = bspump.file.FileLineSource(
+        app, pipeline, config={"path": str(lines), "post": "noop", "watch": False}
+    )
+    pipeline.build(
+        source, bspump.common.BytesToStringParser(app, pipeline), Words(app, pipeline), sink
+    )
+    pumpcore_executors.run(pipeline, executor=executor, **run_kwargs(executor))
+    assert sink.Events == ["a", "b", "c"]
