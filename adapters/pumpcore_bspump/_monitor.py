@@ -52,12 +52,13 @@ class _Family:
         self.samples.append((labels, value))
 
     def lines(self) -> Iterator[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} {self.kind}"
-        suffix = "_total" if self.kind == "counter" else ""
+        # Text format 0.0.4 names a counter's family by its samples' name, `_total` included.
+        name = self.name + ("_total" if self.kind == "counter" else "")
+        yield f"# HELP {name} {self.help}"
+        yield f"# TYPE {name} {self.kind}"
         for labels, value in self.samples:
             text = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-            yield f"{self.name}{suffix}{{{text}}} {_format(value)}"
+            yield f"{name}{{{text}}} {_format(value)}"
 
 
 class Monitor:

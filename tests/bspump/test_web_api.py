@@ -16,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pumpcore_bspump import BSPumpApplication, Processor
 from pumpcore_bspump.common import IteratorSource, ListSink
-from pumpcore_bspump.web import WebAPIServer
+from pumpcore_bspump.web import WebAPI, WebAPIServer
 from pumpcore_executors import RunHandle
 
 from pumpcore import Context, Pipeline, Received
@@ -64,12 +64,16 @@ def get(url: str) -> tuple[int, str, bytes]:
 
 
 def metrics(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample, by name and labels; each family typed (the parser calls a family whose
+    TYPE line does not match its samples "unknown")."""
     status, kind, body = get(url + "/metrics")
     assert status == 200
     assert kind.startswith("text/plain; version=0.0.4")
+    families = list(text_string_to_metric_families(body.decode()))
+    assert {f.type for f in families} <= {"counter", "gauge"}
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(body.decode())
+        for family in families
         for sample in family.samples
     }
 
@@ -213,3 +217,24 @@ def test_a_taken_port_is_named() -> None:
             second.start()
     finally:
         first.stop()
+
+
+def test_a_host_application_mounts_the_routes_without_a_server() -> None:
+    app = BSPumpApplication(args=[])
+    pipeline = Pipeline("P")
+    pipeline.build(IteratorSource(app, pipeline, []), ListSink())
+    app.PumpService.add_pipeline(pipeline)
+    api = WebAPI(app.PumpService)
+    health = api.handle("GET", "/health?verbose=1")
+    assert (health.status, health.content_type) == (200, "application/json")
+    assert json.loads(health.body) == {"status": "ok", "failed": {}}
+    metrics_text = api.handle("GET", "/metrics/").body.decode()
+    [family] = [
+        f
+        for f in text_string_to_metric_families(metrics_text)
+        if f.name == "pumpcore_pipeline_event_in"
+    ]
+    assert family.type == "counter"
+    assert [(s.labels, s.value) for s in family.samples] == [({"pipeline": "P"}, 0)]
+    assert api.handle("POST", "/metrics").status == 405
+    assert json.loads(api.handle("GET", "/nope").body) == {"error": "no route '/nope'"}
