@@ -247,3 +247,11 @@ def test_file_source_and_generator_with_bspump_signatures(
     )
     pumpcore_executors.run(pipeline, executor=executor, **run_kwargs(executor))
     assert sink.Events == ["a", "b", "c"]
+
+
+def test_an_installed_adapter_without_signatures_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pumpcore_bspump import _later
+
+    monkeypatch.setitem(_later.LATER, "kafka", ("json", "kafka"))  # an installed package
+    with pytest.raises(ImportError, match=r"bspump\.kafka: 'json' is installed but its BSPump sig"):
+        bspump.kafka  # noqa: B018
