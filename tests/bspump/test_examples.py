@@ -131,23 +131,31 @@ def run_failing(script: Path, message: str, *args: str) -> Finished:
     return done
 
 
-def test_tarkov_filter_needs_old_pandas(examples: Path) -> None:
-    done = run_failing(
-        examples / "tarkov_filter.py", "'DataFrame' object has no attribute 'append'"
-    )
-    assert "SamplePipeline stopped by an error: FilterByStation" in done.stderr
-    assert done.returncode == 1
-    pytest.xfail("the seed's FilterByStation calls DataFrame.append, removed in pandas 2.0")
+# The seed's pandas code: (script, args, the failure it logs, the failing step, why).
+OLD_PANDAS = {
+    "tarkov_final": (
+        "tarkov_final.py", [], "'DataFrame' object has no attribute 'append'", "FilterByStation",
+        "the seed's FilterByStation calls DataFrame.append, removed in pandas 2.0",
+    ),
+    "fortnite_csv": (
+        "fortnite_csv.py", ["-c", "fortnite.conf"], "Expected file path name or file-like object",
+        "JSONtoCSV", "the seed's JSONtoCSV passes bytes to pandas.read_json, refused by pandas 3",
+    ),
+    "fortnite_coef": (
+        "fortnite_coef.py", ["-c", "fortnite.conf"], "Expected file path name or file-like object",
+        "AddRarityPriceCoef",
+        "the seed's AddRarityPriceCoef passes bytes to pandas.read_json, refused by pandas 3",
+    ),
+}  # fmt: skip
 
 
-def test_fortnite_csv_needs_old_pandas(examples: Path) -> None:
-    done = run_failing(
-        examples / "fortnite_csv.py", "Expected file path name or file-like object", "-c",
-        "fortnite.conf",
-    )  # fmt: skip
-    assert "SamplePipeline stopped by an error: JSONtoCSV" in done.stderr
+@pytest.mark.parametrize("name", sorted(OLD_PANDAS))
+def test_pandas_examples_need_old_pandas(examples: Path, name: str) -> None:
+    script, args, message, step, why = OLD_PANDAS[name]
+    done = run_failing(examples / script, message, *args)
+    assert f"SamplePipeline stopped by an error: {step}" in done.stderr
     assert done.returncode == 1
-    pytest.xfail("the seed's JSONtoCSV passes bytes to pandas.read_json, refused by pandas 3")
+    pytest.xfail(why)
 
 
 def test_elasticsearch_example_names_the_missing_adapter(examples: Path) -> None:

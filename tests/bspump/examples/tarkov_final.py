@@ -85,6 +85,15 @@ class FilterByStation(bspump.Processor):
         return event
 
 
+class DataFrameToCSV(bspump.Processor):
+    def __init__(self, app, pipeline, id=None, config=None):
+        super().__init__(app, pipeline, id=None, config=None)
+
+    def process(self, context, event):
+        event.to_csv('./Data/TarkovData.csv', index=False)
+        return event
+
+
 class SamplePipeline(bspump.Pipeline):
 
     def __init__(self, app, pipeline_id):
@@ -93,6 +102,7 @@ class SamplePipeline(bspump.Pipeline):
             IOHTTPSource(app, self).on(bspump.trigger.PeriodicTrigger(app, 5)),
             FilterByStation(app, self),
             bspump.common.PPrintProcessor(app, self),
+            DataFrameToCSV(app, self),
             bspump.common.NullSink(app, self),
         )
 
