@@ -148,7 +148,7 @@ def test_trigger_source_process_waits_until_the_pipeline_is_ready() -> None:
     pipeline.build(source.on(bspump.trigger.RunOnceTrigger(app)), sink)
     pumpcore_executors.run(pipeline, executor="asyncio", **run_kwargs("asyncio"))
     assert sink.Events == ["event"]
-    assert source.Waited == pytest.approx(0.2, abs=0.15)
+    assert 0.19 <= source.Waited < 10  # it waited for the release, however slow the machine
 
 
 @pytest.mark.parametrize(
