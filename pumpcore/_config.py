@@ -393,7 +393,7 @@ def _convert(owner: str, key: str, value: object, default: object) -> object:
     )
 
 
-# A BSPump pump ported by dropping only the import line passes ``app`` first: say so.
+# A BSPump pump ported to plain pumpcore line by line still passes ``app`` first: say so.
 BSPUMP_HINT = (
     " (BSPump passes `app` first: pumpcore takes (pipeline, id, config) for components and "
     "(id, config) for pipelines; drop `app`, or keep the code and `import pumpcore_bspump as "

@@ -19,7 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pumpcore", description="Run pumpcore pumps.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
-        "run", help="run the pipelines a Python file defines, or a BSPump application file"
+        "run", help="run a pump file, a BSPump application file or a YAML/JSON definition"
     )
     run.add_argument(
         "pump_file", type=Path,
