@@ -168,7 +168,8 @@ class ThresholdAnalyzer(TimeWindowAnalyzer):
                 "@timestamp": timestamp,
                 "value": value,
                 "occurrence": count,
-                "lower_bound": self.Lower,
-                "upper_bound": self.Upper,
+                # None for an open side: infinities are not JSON.
+                "lower_bound": self.Lower if math.isfinite(self.Lower) else None,
+                "upper_bound": self.Upper if math.isfinite(self.Upper) else None,
             },
         }

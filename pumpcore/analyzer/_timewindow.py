@@ -144,6 +144,8 @@ class TimeWindowAnalyzer(Analyzer):
             if self.LateOutput is not None or self.EarlyOutput is not None:
                 matrix.on_miss = self._on_miss
             self.TimeWindow = matrix
+            # Most analyzers need neither a side output nor a clock: one flag for each event.
+            self._plain = not self.ClockDriven and matrix.on_miss is None
 
     # ---------------------------------------------------------------- closing
 
@@ -189,17 +191,21 @@ class TimeWindowAnalyzer(Analyzer):
     def process(self, context: Context, event: Any) -> Any:
         """``predicate`` → ``evaluate``; the event passes on unchanged."""
         if self.predicate(context, event):
-            if self.ClockDriven and self.TimeWindow.Start == float("inf"):
-                self.TimeWindow.advance(self._time())
-            if self.TimeWindow.on_miss is None:
+            if self._plain:
                 self.evaluate(context, event)
             else:
-                self._current = (context, event)
-                try:
-                    self.evaluate(context, event)
-                finally:
-                    self._current = None
+                self._evaluate_kept(context, event)
         return event
+
+    def _evaluate_kept(self, context: Context, event: Any) -> None:
+        """``evaluate`` with the event kept for a side output, the clock's head set first."""
+        if self.ClockDriven and self.TimeWindow.Start == float("inf"):
+            self.TimeWindow.advance(self._time())
+        self._current = (context, event)
+        try:
+            self.evaluate(context, event)
+        finally:
+            self._current = None
 
     def next_awake(self) -> float | None:
         """Also when the clock closes a slot or starts one (clock driven)."""

@@ -104,6 +104,9 @@ class TimeWindowMatrix:
         self.AllowedLateness = allowed_lateness
         self.EarlyLimit = early_limit
         self.Cells = make_cells(columns, dtype, backend)
+        #: The cells, ``Array[row][column]`` (a numpy array or a list of row lists); an
+        #: attribute, not a property: analyzers read it for every event.
+        self.Array: Any = self.Cells.Array
         #: Row index by row name (BSPump's ``Index``) and row names by index.
         self.Index: dict[Hashable, int] = {}
         self.RowNames: list[Hashable] = []
@@ -125,14 +128,10 @@ class TimeWindowMatrix:
 
     # ---------------------------------------------------------------- rows
 
-    @property
-    def Array(self) -> Any:
-        """The cells, ``Array[row][column]`` (numpy array or list of row lists)."""
-        return self.Cells.Array
-
     def add_row(self, row_name: Hashable) -> int:
         """Add a row of zeros named ``row_name``; its index."""
         index = self.Cells.add_row()
+        self.Array = self.Cells.Array  # numpy's grows into a new buffer
         self.Index[row_name] = index
         self.RowNames.append(row_name)
         return index
@@ -319,6 +318,7 @@ class TimeWindowMatrix:
         self.RowNames = list(data["rows"])
         self.Index = {name: i for i, name in enumerate(self.RowNames)}
         self.Cells.load(data["cells"])
+        self.Array = self.Cells.Array
         self._head = data["head"]
         self._next_close = data["next_close"]
         self._max_time = -math.inf if data["max_time"] is None else data["max_time"]
