@@ -132,7 +132,11 @@ def main() -> None:
             matrix_load(args.only, args.n)
             return
         for backend in ("python", "numpy"):
-            t, _ = best_of(args.repeat, lambda b=backend: int(matrix_load(b, args.n)))
+
+            def load(backend: str = backend) -> int:
+                return int(matrix_load(backend, args.n))
+
+            t, _ = best_of(args.repeat, load)
             print(f"matrix {backend:<7} {args.n / t:>12,.0f} events/s (10k keys x 60 columns)")
         return
     lines = make_lines(args.n)
