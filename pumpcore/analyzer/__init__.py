@@ -3,6 +3,7 @@ anomalies. Pure like the rest of the core: time is the pipeline's, window state 
 events' source positions until it is emitted, snapshots are plain data."""
 
 from ._analyzer import Analyzer as Analyzer
+from ._analyzer import SideOutput as SideOutput
 from ._anomaly import Anomaly as Anomaly
 from ._anomaly import AnomalyManager as AnomalyManager
 from ._anomaly import AnomalyStorage as AnomalyStorage
@@ -14,7 +15,6 @@ from ._session import SessionMatrix as SessionMatrix
 from ._threshold import ThresholdAnalyzer as ThresholdAnalyzer
 from ._timedrift import TimeDriftAnalyzer as TimeDriftAnalyzer
 from ._timedrift import TimeDriftFilter as TimeDriftFilter
-from ._timewindow import SideOutput as SideOutput
 from ._timewindow import TimeWindowAnalyzer as TimeWindowAnalyzer
 from ._timewindow_matrix import TimeWindowMatrix as TimeWindowMatrix
 

@@ -11,7 +11,8 @@ Rules:
    counted in ``Counters["events.late"]``, not stored.
 3. A closing session is handed to ``session_closed``; its events go on holding the origins of
    the session's events, then its row is cleared and reused.
-4. At stop every open session closes.
+4. At stop every open session closes — unless a ``snapshot_output`` is set: the open
+   sessions are then snapshotted for the next run (``Analyzer`` rule 5).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .._component import Emitted
 from .._config import ConfigRule, at_least, positive
 from .._delivery import NO_ORIGIN, Held, Origin, _current
-from ._analyzer import Analyzer
+from ._analyzer import Analyzer, SideOutput
 from ._cells import Backend, make_cells
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ class SessionAnalyzer(Analyzer):
     Args:
         matrix: a ``SessionMatrix`` to work on (BSPump's ``matrix_id``); None: one is made
             with ``column_names`` and ``dtype``.
-        analyze_on_clock, trigger: see ``Analyzer``.
+        analyze_on_clock, trigger, snapshot_output: see ``Analyzer``.
 
     Example:
         >>> from pumpcore.testing import run_chain
@@ -191,10 +192,16 @@ class SessionAnalyzer(Analyzer):
         *,
         column_names: Sequence[str] = ("count",),
         trigger: Trigger | None = None,
+        snapshot_output: SideOutput | None = None,
         backend: Backend | None = None,
     ) -> None:
         super().__init__(
-            pipeline, analyze_on_clock=analyze_on_clock, id=id, config=config, trigger=trigger
+            pipeline,
+            analyze_on_clock=analyze_on_clock,
+            id=id,
+            config=config,
+            trigger=trigger,
+            snapshot_output=snapshot_output,
         )
         self.Sessions = (
             matrix
@@ -287,11 +294,24 @@ class SessionAnalyzer(Analyzer):
         self._pending.extend(Held({}, event, origin) for event in emitted)
 
     def on_stop(self, now: float) -> Emitted:
-        """Close every open session (rule 4), oldest first; pass on what waits."""
-        for row in sorted(self._first, key=lambda r: (self._first[r], r)):
-            self._close(row)
-        self._expiry.clear()
+        """Close every open session, oldest first, or snapshot them (rule 4)."""
+        if self.SnapshotOutput is not None:
+            self.take_snapshot()
+        else:
+            for row in sorted(self._first, key=lambda r: (self._first[r], r)):
+                self._close(row)
+            self._expiry.clear()
         return super().on_stop(now)
+
+    def take_origins(self) -> Origin:
+        """The origins the open sessions hold, as one; they hold none until the next batch."""
+        taken = NO_ORIGIN
+        for row, origin in self._origins.items():
+            taken = taken.absorb(origin)
+            origin.release()
+            self._origins[row] = NO_ORIGIN
+        self._last_origin.clear()
+        return taken
 
     def snapshot(self) -> dict[str, Any]:
         """The open sessions as plain data, for ``restore``."""

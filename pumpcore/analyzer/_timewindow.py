@@ -12,27 +12,25 @@ Rules:
    ``early_output`` get them too, e.g. ``InternalSource.put`` of a side pipeline.
 4. Clock driven: the head follows the pipeline's time (``advance`` at each tick, and at the
    first event); event time: it follows the events.
-5. At stop every slot that took events closes (its window is emitted, partial).
+5. At stop every slot that took events closes (its window is emitted, partial) — unless a
+   ``snapshot_output`` is set: the open slots are then snapshotted, for the next run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._component import Context, Emitted
 from .._config import ConfigRule, at_least, positive
 from .._delivery import Held, Origin
-from ._analyzer import Analyzer
+from ._analyzer import Analyzer, SideOutput
 from ._cells import Backend
 from ._timewindow_matrix import TimeWindowMatrix
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
     from ..trigger import Trigger
-
-SideOutput = Callable[[Context, Any], Any]
-"""Where late or early events also go: ``(context, event)``, e.g. ``InternalSource.put``."""
 
 
 class TimeWindowAnalyzer(Analyzer):
@@ -67,6 +65,7 @@ class TimeWindowAnalyzer(Analyzer):
         analyze_on_clock, trigger: see ``Analyzer``.
         analyze_on_close: run ``analyze`` after each slot closes.
         late_output, early_output: also hand late / early events there.
+        snapshot_output: see ``Analyzer`` (rule 5 there).
         backend: the matrix backend, ``"python"`` or ``"numpy"`` (None: the default).
     """
 
@@ -102,6 +101,7 @@ class TimeWindowAnalyzer(Analyzer):
         analyze_on_close: bool = False,
         late_output: SideOutput | None = None,
         early_output: SideOutput | None = None,
+        snapshot_output: SideOutput | None = None,
         backend: Backend | None = None,
     ) -> None:
         overrides = dict(config or {})
@@ -121,7 +121,12 @@ class TimeWindowAnalyzer(Analyzer):
         self._given = matrix
         self._current: tuple[Context, Any] | None = None
         super().__init__(
-            pipeline, analyze_on_clock=analyze_on_clock, id=id, config=overrides, trigger=trigger
+            pipeline,
+            analyze_on_clock=analyze_on_clock,
+            id=id,
+            config=overrides,
+            trigger=trigger,
+            snapshot_output=snapshot_output,
         )
 
     def apply_config(self) -> None:
@@ -184,7 +189,7 @@ class TimeWindowAnalyzer(Analyzer):
         output = self.LateOutput if kind == "late" else self.EarlyOutput
         if output is not None and self._current is not None:
             context, event = self._current
-            output(dict(context), event)
+            self.output(output, dict(context), event)
 
     # ---------------------------------------------------------------- events and time
 
@@ -227,8 +232,11 @@ class TimeWindowAnalyzer(Analyzer):
         return super().on_tick(now)
 
     def on_stop(self, now: float) -> Emitted:
-        """Close every slot that took events (rule 5) and pass on what waits."""
-        self.TimeWindow.close_all()
+        """Close every slot that took events, or snapshot them (rule 5); pass on what waits."""
+        if self.SnapshotOutput is not None:
+            self.take_snapshot()
+        else:
+            self.TimeWindow.close_all()
         return super().on_stop(now)
 
     # ---------------------------------------------------------------- snapshot
@@ -240,3 +248,13 @@ class TimeWindowAnalyzer(Analyzer):
     def restore(self, data: Mapping[str, Any]) -> None:
         """Continue from a ``snapshot`` (a restarted pump)."""
         self.TimeWindow.restore(dict(data["matrix"]))
+
+    def resume_after(self, window_start: float) -> None:
+        """Recover without a snapshot: the windows up to ``window_start`` are already in the
+        output (read from the sink's durable store), so the events the sources replay for them
+        are late, not a second, partial window (``TimeWindowMatrix.resume_after``)."""
+        self.TimeWindow.resume_after(window_start)
+
+    def take_origins(self) -> Origin:
+        """The origins the open slots hold (the matrix's ``take_origins``)."""
+        return self.TimeWindow.take_origins()

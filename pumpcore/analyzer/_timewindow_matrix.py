@@ -32,6 +32,9 @@ from .._errors import ConfigError
 from ._cells import Backend, make_cells
 
 _NEVER = -(1 << 62)  # before any slot: nothing closed yet
+# The "last origin" of a slot whose origins were taken (a snapshot): not None (it has events),
+# and never the current origin, so the next batch is held again.
+_TAKEN = Origin()  # a new empty instance (tuple subclasses are not interned), not NO_ORIGIN
 
 CloseHandler = Callable[[int, int, Origin], None]
 """``on_close(slot, column, origin)``: the slot closed; ``origin`` is now the handler's to
@@ -292,6 +295,30 @@ class TimeWindowMatrix:
             return None
         return (self._next_close + 1) * self.Resolution + self.AllowedLateness
 
+    def resume_after(self, window_start: float) -> None:
+        """An earlier run emitted the windows up to the one starting at ``window_start`` (its
+        durable output says so): their slots are closed, and replayed events for them are late
+        instead of making a partial window again. Call it before the first event."""
+        slot = self._slot(window_start) + 1
+        if slot > self._next_close:
+            self._next_close = slot
+        if self._head is not None and self._head < slot - 1:
+            self._head = slot - 1
+        self._update_move_at()
+
+    def take_origins(self) -> Origin:
+        """The origins the open slots hold, as one (each mark held once, for the caller to
+        release); the slots keep their events but hold nothing until the next batch."""
+        taken = NO_ORIGIN
+        for column, last in enumerate(self._last):
+            if last is None:
+                continue
+            origin = self._origins[column]
+            taken = taken.absorb(origin)
+            origin.release()
+            self._origins[column], self._last[column] = NO_ORIGIN, _TAKEN
+        return taken
+
     def holds(self) -> bool:
         """True when an open slot took events (and holds their origins)."""
         return any(last is not None for last in self._last)
@@ -322,7 +349,7 @@ class TimeWindowMatrix:
         self._head = data["head"]
         self._next_close = data["next_close"]
         self._max_time = -math.inf if data["max_time"] is None else data["max_time"]
-        self._last = [NO_ORIGIN if was_open else None for was_open in data["open"]]
+        self._last = [_TAKEN if was_open else None for was_open in data["open"]]
         self._origins = [NO_ORIGIN] * self.Columns
         self.Counters = dict(data["counters"])
         self._update_move_at()

@@ -25,7 +25,7 @@ from pumpcore.analyzer import (
     TimeWindowMatrix,
 )
 from pumpcore.analyzer._cells import NumpyCells, PythonCells, make_cells
-from pumpcore.common import ListSink
+from pumpcore.common import InternalSource, ListSink
 from pumpcore.testing import run_chain
 
 HAS_NUMPY = importlib.util.find_spec("numpy") is not None
@@ -403,3 +403,56 @@ def test_time_drift_uses_the_pipeline_time() -> None:
     assert analyzer.Gauge == {"avg": 7.0, "median": 7.0, "stddev": 3.0, "min": 4.0, "max": 10.0}
     q.tick(1500.0)  # nothing new: the gauge goes back to zero
     assert analyzer.Gauge["max"] == 0.0
+
+
+def test_a_durable_snapshot_releases_the_positions_of_the_open_windows() -> None:
+    source, sink, snapshots = BlockingSource(), ListSink(), ListSink()
+    store = Pipeline("Snapshots")
+    store.build(InternalSource(), snapshots)
+    store_input = store.locate_source("InternalSource")
+    assert isinstance(store_input, InternalSource)
+    analyzer = CountByKey(
+        resolution=10, columns=2, snapshot_output=store_input.put, config={"snapshot_period": 5}
+    )
+    p = Pipeline("P")
+    p.build(source, analyzer, sink)
+    p.tick(0.0)  # the snapshot grid starts: the first at 5
+    source.feed([Received(("a", 1), position=1), Received(("a", 2), position=2)], 0.0)
+    source.pump(10)
+    assert source.ledger.take_done() == []  # slot 0 open: held
+    p.tick(5.0)
+    assert source.ledger.take_done() == []  # the snapshot is queued, not yet written
+    store_input.pump(10)
+    [snapshot] = snapshots.Events
+    assert snapshot["analyzer"] == "CountByKey"
+    assert source.ledger.take_done() == [1, 2]  # the snapshot reached its sink: released
+    source.feed([Received(("a", 3), position=3)], 0.0)
+    source.pump(10)
+    assert source.ledger.take_done() == []  # a new batch in the open slot is held again
+    p.stop(6.0)  # with a snapshot output, the stop snapshots instead of emitting
+    assert windows(sink.Events) == []
+    store_input.pump(10)
+    assert source.ledger.take_done() == [3]
+    restarted = CountByKey(resolution=10, columns=2)
+    restarted.restore(snapshots.Events[-1]["snapshot"])
+    out = windows(run_chain([restarted], [("a", 4), ("b", 15)]))
+    assert [(w["window_start"], w["values"]) for w in out] == [(0, {"a": 4}), (10, {"b": 1})]
+
+
+def test_session_snapshots_continue_the_open_sessions() -> None:
+    class Visits(SessionAnalyzer):
+        def evaluate(self, context: dict[str, Any], event: tuple[str, float]) -> None:
+            row = self.get_session(event[0], event[1])
+            if row is not None:
+                self.Sessions.Array[row][0] += 1
+
+    events = [("a", 0), ("b", 1), ("a", 8), ("b", 30), ("a", 35), ("a", 50), ("c", 70)]
+    whole = run_chain([Visits(config={"session_gap": 10})], events)
+    saved: list[Any] = []
+    first = Visits(config={"session_gap": 10}, snapshot_output=lambda c, e: saved.append(e))
+    before = run_chain([first], events[:4])
+    second = Visits(config={"session_gap": 10})
+    second.restore(saved[-1]["snapshot"])
+    after = run_chain([second], events[4:])
+    sessions = [e for e in before + after if isinstance(e, dict)]
+    assert sessions == [e for e in whole if isinstance(e, dict)]
