@@ -8,7 +8,11 @@ Rules:
 2. The watermark is the latest event time seen minus ``allowed_lateness``; a session whose
    latest event is ``session_gap`` or more before the watermark closes. An event whose own
    ``t + session_gap`` is at or before the watermark is late (its session would be closed):
-   counted in ``Counters["events.late"]``, not stored.
+   counted in ``Counters["events.late"]``, not stored. So is one ``session_gap`` or more
+   before the first event of its key's open session, or less than ``session_gap`` after the
+   latest event of the key's last closed session: it belongs to an earlier session. One
+   session per key is open at a time, so sessions assume each key's events arrive in order
+   within the gap; what does not fit is counted, never mis-filed.
 3. A closing session is handed to ``session_closed``; its events go on holding the origins of
    the session's events, then its row is cleared and reused.
 4. At stop every open session closes — unless a ``snapshot_output`` is set: the open
@@ -215,6 +219,8 @@ class SessionAnalyzer(Analyzer):
         self._origins: dict[int, Origin] = {}
         self._last_origin: dict[int, Origin] = {}
         self._expiry: list[tuple[float, int, Hashable]] = []  # (latest + gap, row, key), lazy
+        # The latest event of each key's last closed session, until the watermark makes it moot.
+        self._closed_latest: dict[Hashable, float] = {}
         self._max_time = -math.inf
 
     def apply_config(self) -> None:
@@ -237,9 +243,21 @@ class SessionAnalyzer(Analyzer):
             return None
         matrix = self.Sessions
         row = matrix.get_row_index(key)
-        if row is not None and timestamp - self._latest[row] >= gap:
-            self._close(row)
-            row = None
+        closed = self._closed_latest.get(key)
+        if closed is not None:
+            if closed + 2 * gap <= self.watermark:
+                # Any event before closed + gap is now late by the watermark: forget it.
+                del self._closed_latest[key]
+            elif timestamp - closed < gap:
+                self.Counters["events.late"] += 1  # the closed session's (rule 2)
+                return None
+        if row is not None:
+            if self._first[row] - timestamp >= gap:
+                self.Counters["events.late"] += 1  # an earlier session's (rule 2)
+                return None
+            if timestamp - self._latest[row] >= gap:
+                self._close(row)
+                row = None
         if row is None:
             row = matrix.add_row(key)
             self._first[row] = self._latest[row] = timestamp
@@ -284,6 +302,7 @@ class SessionAnalyzer(Analyzer):
         self._last_origin.pop(row, None)
         emitted = list(self.session_closed(row, start, end))
         name = self.Sessions.get_row_name(row)
+        self._closed_latest[name] = end
         self.Sessions.close_row(name)
         self.Counters["sessions.closed"] += 1
         if not emitted:
@@ -319,6 +338,7 @@ class SessionAnalyzer(Analyzer):
             "matrix": self.Sessions.snapshot(),
             "sessions": [[row, self._first[row], self._latest[row]] for row in self._first],
             "max_time": self._max_time if math.isfinite(self._max_time) else None,
+            "closed_latest": [[k, t] for k, t in self._closed_latest.items()],
             "counters": dict(self.Counters),
         }
 
@@ -331,4 +351,5 @@ class SessionAnalyzer(Analyzer):
             self._origins[row] = NO_ORIGIN
             heapq.heappush(self._expiry, (latest + gap, row, self.Sessions.RowNames[row]))
         self._max_time = -math.inf if data["max_time"] is None else data["max_time"]
+        self._closed_latest = dict(data["closed_latest"])
         self.Counters = dict(data["counters"])

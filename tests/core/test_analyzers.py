@@ -5,6 +5,7 @@ anomalies, snapshots, and the source positions window state holds."""
 from __future__ import annotations
 
 import importlib.util
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -456,3 +457,30 @@ def test_session_snapshots_continue_the_open_sessions() -> None:
     after = run_chain([second], events[4:])
     sessions = [e for e in before + after if isinstance(e, dict)]
     assert sessions == [e for e in whole if isinstance(e, dict)]
+
+
+class Visits(SessionAnalyzer):
+    def evaluate(self, context: dict[str, Any], event: tuple[str, float]) -> None:
+        row = self.get_session(event[0], event[1])
+        if row is not None:
+            self.Sessions.Array[row][0] += 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=60, deadline=None)
+@given(
+    events=st.lists(st.tuples(st.sampled_from("ab"), st.integers(0, 200)), max_size=60),
+    lateness=st.sampled_from([0.0, 20.0]),
+)
+def test_sessions_count_every_event_once(
+    backend: str, events: list[tuple[str, int]], lateness: float
+) -> None:
+    visits = Visits(config={"session_gap": 15, "allowed_lateness": lateness}, backend=backend)  # type: ignore[arg-type]
+    sessions = [e for e in run_chain([visits], events) if isinstance(e, dict)]
+    assert sum(s["count"] for s in sessions) + visits.Counters["events.late"] == len(events)
+    for key in "ab":
+        spans = sorted((s["session_start"], s["session_end"]) for s in sessions if s["id"] == key)
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert start - end >= 15  # sessions of a key never overlap nor touch within the gap
+    if events == sorted(events, key=lambda e: e[1]):
+        assert visits.Counters["events.late"] == 0  # in order, nothing is late
