@@ -484,3 +484,27 @@ def test_sessions_count_every_event_once(
             assert start - end >= 15  # sessions of a key never overlap nor touch within the gap
     if events == sorted(events, key=lambda e: e[1]):
         assert visits.Counters["events.late"] == 0  # in order, nothing is late
+
+
+def test_analyze_runs_on_a_trigger_and_its_events_go_on() -> None:
+    from pumpcore.analyzer import Analyzer
+    from pumpcore.trigger import PeriodicTrigger
+
+    class Report(Analyzer):
+        seen = 0
+
+        def evaluate(self, context: dict[str, Any], event: Any) -> None:
+            self.seen += 1
+
+        def analyze(self) -> list[Any]:
+            return [{"seen": self.seen}]
+
+    sink = ListSink()
+    p = Pipeline("P")
+    p.build([], Report(trigger=PeriodicTrigger(10)), sink)
+    p.tick(100.0)  # the trigger starts and fires at once
+    p.process_events(["a", "b"])
+    assert p.next_awake() == 110.0
+    p.tick(105.0)  # not due
+    p.tick(110.0)
+    assert sink.Events == [{"seen": 0}, "a", "b", {"seen": 2}]
