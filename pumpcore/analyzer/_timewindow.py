@@ -130,10 +130,14 @@ class TimeWindowAnalyzer(Analyzer):
         )
 
     def apply_config(self) -> None:
-        """Read the config; make the matrix (once: a re-attach keeps its state)."""
+        """Read the config; make the matrix, again while it is still empty (joining a pipeline
+        brings the config file's section), never once it holds state."""
         super().apply_config()
         self.Resolution = float(self.Config["resolution"])
-        if getattr(self, "TimeWindow", None) is None:
+        current: TimeWindowMatrix | None = getattr(self, "TimeWindow", None)
+        if current is None or (
+            current is not self._given and not current.RowNames and current.Start == float("inf")
+        ):
             matrix = self._given
             if matrix is None:
                 matrix = TimeWindowMatrix(

@@ -508,3 +508,20 @@ def test_analyze_runs_on_a_trigger_and_its_events_go_on() -> None:
     p.tick(105.0)  # not due
     p.tick(110.0)
     assert sink.Events == [{"seen": 0}, "a", "b", {"seen": 2}]
+
+
+def test_the_config_file_section_shapes_the_matrix() -> None:
+    from pumpcore import Settings, use_settings
+
+    settings_ = Settings.from_ini("[pipeline:P:CountByKey]\nresolution = 30\ncolumns = 4\n")
+    with use_settings(settings_):
+        analyzer = CountByKey()
+        p = Pipeline("P")
+        p.build([], analyzer, ListSink())
+    assert (analyzer.TimeWindow.Resolution, analyzer.TimeWindow.Columns) == (30.0, 4)
+    late = Settings.from_ini("[pipeline:P:CountByKey]\nallowed_lateness = 900\n")
+    with (
+        use_settings(late),
+        pytest.raises(ConfigError, match=r"CountByKeyMatrix: allowed_lateness .* 840.* got 900"),
+    ):
+        Pipeline("P").build([], CountByKey(), ListSink())
