@@ -251,6 +251,7 @@ class TimeWindowMatrix:
             for k in range(max(old + 1, head - self.Columns + 1), head + 1):
                 column = k % self.Columns
                 self.Cells.clear_column(column)
+                self._last[column] = None  # closed already (rule 4), or skipped by resume_after
         if target > self._next_close:
             self._next_close = target
         self._head = head
@@ -300,6 +301,11 @@ class TimeWindowMatrix:
         durable output says so): their slots are closed, and replayed events for them are late
         instead of making a partial window again. Call it before the first event."""
         slot = self._slot(window_start) + 1
+        for k, column in self.column_slots():
+            if k < slot and self._last[column] is not None:
+                # A restored snapshot's open slot the output already has: written, so closed.
+                self._origins[column].release()
+                self._origins[column], self._last[column] = NO_ORIGIN, None
         if slot > self._next_close:
             self._next_close = slot
         if self._head is not None and self._head < slot - 1:
