@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .._component import Context, Emitted
 from .._config import ConfigRule, at_least, positive
 from .._delivery import Held, Origin
+from .._errors import ConfigError
 from ._analyzer import Analyzer, SideOutput
 from ._cells import Backend
 from ._timewindow_matrix import TimeWindowMatrix
@@ -83,6 +84,7 @@ class TimeWindowAnalyzer(Analyzer):
     }
 
     TimeWindow: TimeWindowMatrix
+    _shape: tuple[float, int, float, float]  # what the matrix was made with
 
     def __init__(
         self,
@@ -130,22 +132,39 @@ class TimeWindowAnalyzer(Analyzer):
         )
 
     def apply_config(self) -> None:
-        """Read the config; make the matrix, again while it is still empty (joining a pipeline
-        brings the config file's section), never once it holds state."""
+        """Read the config; make the matrix, again when joining a pipeline brings a config
+        section that changes its shape while it is still pristine.
+
+        Raises:
+            ConfigError: the shape changed once the matrix took events or a resume point.
+        """
         super().apply_config()
         self.Resolution = float(self.Config["resolution"])
+        shape = (
+            self.Resolution,
+            int(self.Config["columns"]),
+            float(self.Config["allowed_lateness"]),
+            float(self.Config["early_limit"]),
+        )
         current: TimeWindowMatrix | None = getattr(self, "TimeWindow", None)
-        if current is None or (
-            current is not self._given and not current.RowNames and current.Start == float("inf")
-        ):
+        if current is not None and current is not self._given and shape != self._shape:
+            if not current.pristine():
+                raise ConfigError(
+                    f"{type(self).__name__} {self.Id!r}: resolution, columns, allowed_lateness "
+                    f"or early_limit changed to {shape!r} after the matrix took state"
+                )
+            current = None
+        if current is None:
+            self._shape = shape
             matrix = self._given
             if matrix is None:
+                resolution, columns, lateness, early_limit = shape
                 matrix = TimeWindowMatrix(
-                    resolution=self.Resolution,
-                    columns=int(self.Config["columns"]),
+                    resolution=resolution,
+                    columns=columns,
                     clock_driven=self.ClockDriven,
-                    allowed_lateness=float(self.Config["allowed_lateness"]),
-                    early_limit=float(self.Config["early_limit"]),
+                    allowed_lateness=lateness,
+                    early_limit=early_limit,
                     id=f"{self.Id}Matrix",
                     **self._matrix_args,
                 )

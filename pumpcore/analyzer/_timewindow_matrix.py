@@ -325,6 +325,10 @@ class TimeWindowMatrix:
             self._origins[column], self._last[column] = NO_ORIGIN, _TAKEN
         return taken
 
+    def pristine(self) -> bool:
+        """True while nothing touched the matrix: no row, no head, no resume point."""
+        return not self.RowNames and self._head is None and self._next_close == _NEVER
+
     def holds(self) -> bool:
         """True when an open slot took events (and holds their origins)."""
         return any(last is not None for last in self._last)

@@ -548,3 +548,20 @@ def test_restore_then_resume_after_skips_a_window_the_output_already_has() -> No
     p.stop(50.0)
     assert [(w["window_start"], w["values"]) for w in windows(sink.Events)] == []
     assert restarted.TimeWindow.Counters["events.late"] == 2
+
+
+def test_a_resumed_analyzer_keeps_its_state_when_it_joins_a_pipeline() -> None:
+    from pumpcore import Settings, use_settings
+
+    analyzer = CountByKey(resolution=10, columns=3)
+    analyzer.resume_after(10)  # before build, as a restarting pump does
+    p = Pipeline("P")
+    p.build([], analyzer, ListSink())
+    assert analyzer.TimeWindow.watermark == 20
+    reshaped = CountByKey(resolution=10, columns=3)
+    reshaped.resume_after(10)
+    with (
+        use_settings(Settings.from_ini("[pipeline:P:CountByKey]\nallowed_lateness = 5\n")),
+        pytest.raises(ConfigError, match=r"'CountByKey'.*changed to .*after the matrix took"),
+    ):
+        Pipeline("P").build([], reshaped, ListSink())
