@@ -1,10 +1,11 @@
-"""The demo pump on the bundled data: every line accounted for, windows written as JSON lines,
-the same windows on every executor."""
+"""The demo pump on the bundled data: every line accounted for, windows and 5xx bursts written
+as JSON lines, the same on every executor."""
 
 from __future__ import annotations
 
 import gzip
 import io
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,11 @@ from typing import Any
 import orjson
 import pytest
 from pumpcore_executors._cli import main
-from pumpcore_executors._demo import MinuteWindows, run_demo
+from pumpcore_executors._demo import MinuteWindows, run_demo, server_error_bursts
 
 from pumpcore import BlockingSource, Pipeline, Received
 from pumpcore.common import ListSink
-from pumpcore.testing import conformance
+from pumpcore.testing import conformance, run_chain
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -45,6 +46,33 @@ def test_demo_accounts_for_every_line(tmp_path: Path) -> None:
     starts = [w["window_start"] for w in windows]
     assert starts == sorted(starts)
     assert len(set(starts)) == len(starts)
+    bursts = [
+        orjson.loads(line) for line in (tmp_path / "anomalies.jsonl").read_text().splitlines()
+    ]
+    assert numbers["5xx bursts"] == len(bursts) > 0
+    per_minute = {w["window_start"]: w["errors_5xx"] for w in windows}
+    assert numbers["5xx analyzed"] == sum(per_minute.values())
+    for burst in bursts:
+        # The analyzer's count of the minute is the minute window's, and above the bound.
+        minute = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(burst["@timestamp"]))
+        assert burst["symptom"]["value"] == per_minute[minute] > 30
+        assert burst["symptom"]["occurrence"] >= 2
+
+
+def test_a_burst_is_a_minute_over_the_bound_in_a_sliding_window() -> None:
+    def errors(minute: int, n: int) -> list[dict[str, Any]]:
+        return [{"status_class": "5xx", "time": minute * 60 + i} for i in range(n)]
+
+    counts = [40, 5, 5, 5, 5, 40, 5, 40, 40, 5]  # minutes 0..9
+    events = [e for minute, n in enumerate(counts) for e in errors(minute, n)]
+    out = run_chain([server_error_bursts()], events)
+    found = [(e["@timestamp"] // 60, e["symptom"]["occurrence"]) for e in out if "symptom" in e]
+    # Minute 0 and 5 are alone in their 5-minute window; 7 makes two with 5, 8 three.
+    assert found == [(7, 2), (8, 3)]
+
+
+def read_if_any(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
 
 
 @pytest.fixture(scope="module")
@@ -59,20 +87,31 @@ def small_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sync_windows(small_log: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+def sync_run(small_log: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     output = tmp_path_factory.mktemp("sync") / "windows.jsonl"
     assert run_demo(output, "sync", out=io.StringIO(), log=small_log) == 0
-    return output.read_text()
+    return output.read_text(), read_if_any(output.with_name("anomalies.jsonl"))
+
+
+@pytest.fixture(scope="module")
+def sync_windows(sync_run: tuple[str, str]) -> str:
+    return sync_run[0]
+
+
+@pytest.fixture(scope="module")
+def sync_bursts(sync_run: tuple[str, str]) -> str:
+    return sync_run[1]
 
 
 @pytest.mark.parametrize("executor", conformance.executor_params())
 def test_the_demo_writes_the_same_windows_on_every_executor(
-    executor: str, small_log: Path, sync_windows: str, tmp_path: Path
+    executor: str, small_log: Path, sync_windows: str, sync_bursts: str, tmp_path: Path
 ) -> None:
     out = io.StringIO()
     output = tmp_path / "windows.jsonl"
     assert run_demo(output, executor, out=out, log=small_log) == 0  # type: ignore[arg-type]
     assert output.read_text() == sync_windows
+    assert read_if_any(tmp_path / "anomalies.jsonl") == sync_bursts
     numbers = summary_numbers(out.getvalue())
     windows = [orjson.loads(line) for line in sync_windows.splitlines()]
     assert numbers["minute windows"] == len(windows) > 1

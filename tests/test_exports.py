@@ -14,6 +14,7 @@ PUBLIC_PACKAGES = [
     "pumpcore.common",
     "pumpcore.trigger",
     "pumpcore.lookup",
+    "pumpcore.analyzer",
     "pumpcore.testing",
     "pumpcore_executors",
     "pumpcore_files",

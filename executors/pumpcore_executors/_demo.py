@@ -1,9 +1,11 @@
-"""The demo pump: web-access log lines → parsed → enriched → per-minute windows → JSON lines.
+"""The demo pump: web-access log lines → parsed → enriched → per-minute windows → JSON lines,
+and a second stage: the 5xx answers go to a sliding-window analyzer that reports bursts.
 
 Everything here is ordinary user code: the processors are plain functions and classes a user
-would write, the pipeline is built the BSPump way, and an executor runs it. The log is read by
-``pumpcore_files.FileLineSource`` and the windows are written by ``FileJSONLinesSink``, so the
-demo runs the same at-least-once machinery (positions, commits, durable flushes) as a real pump.
+would write, the pipelines are built the BSPump way, and an executor runs them. The log is read
+by ``pumpcore_files.FileLineSource`` and the results are written by ``FileJSONLinesSink``, so
+the demo runs the same at-least-once machinery (positions, commits, durable flushes) as a real
+pump: a log line is acknowledged only once its minute window and its 5xx window are written.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pumpcore import Context, Generator, Pipeline
+from pumpcore.analyzer import ThresholdAnalyzer
+from pumpcore.common import InternalSource, RouterProcessor
 from pumpcore.lowlevel import NO_ORIGIN, Held, Origin, current_origin
 
 from ._run import ExecutorName, run
@@ -121,6 +125,46 @@ class MinuteWindows(Generator):
         }
 
 
+class ServerErrorsTo(RouterProcessor):
+    """Routes the 5xx answers to the burst pipeline as well; every event goes on."""
+
+    def __init__(self, target: InternalSource) -> None:
+        super().__init__()
+        self.Target = target
+
+    def process(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Route a 5xx event (the analyzer only reads it: no copy needed)."""
+        if event["status"] >= 500:
+            self.route({}, event, self.Target)
+        return event
+
+
+def server_error_bursts() -> ThresholdAnalyzer:
+    """5xx answers per minute of event time over a sliding window of 5 minutes: a burst is a
+    minute above 30 when at least 2 of the last 5 closed minutes were (BSPump's
+    ThresholdAnalyzer, configured only; event time because the log is history)."""
+    return ThresholdAnalyzer(
+        id="ServerErrorBursts",
+        clock_driven=False,
+        analyze_on_clock=False,
+        analyze_on_close=True,
+        config={
+            "event_attribute": "status_class",
+            "time_attribute": "time",
+            "upper_bound": 30,
+            "anomaly_occurrence": 2,
+            "resolution": 60,
+            "columns": 5,
+            "allowed_lateness": 60,
+        },
+    )
+
+
+def bursts_only(context: Context, event: dict[str, Any]) -> dict[str, Any] | None:
+    """The analyzer passes the 5xx events on; keep only what it reported."""
+    return event if "symptom" in event else None
+
+
 def _copy_log(folder: Path, log: Path | None) -> Path:
     """Copy the log to read into ``folder``: the file source locks and removes what it reads,
     which must never be the installed package's own file (nor the caller's)."""
@@ -137,7 +181,8 @@ def run_demo(
     out: TextIO | None = None,
     log: Path | None = None,
 ) -> int:
-    """Run the demo pump, write windows to ``output`` and print a summary to ``out``.
+    """Run the demo pump, write windows to ``output``, 5xx bursts to ``anomalies.jsonl`` beside
+    it, and print a summary to ``out``.
 
     Args:
         output: the JSON-lines file the windows go to (replaced).
@@ -156,6 +201,18 @@ def run_demo(
         _copy_log(Path(work), log)
         started = time.perf_counter()
         windows = MinuteWindows()
+        bursts = server_error_bursts()
+        anomalies = output.with_name("anomalies.jsonl")
+        anomalies.unlink(missing_ok=True)  # a run without bursts must not show an old run's
+        burst_pipeline = Pipeline("ErrorBurstPipeline")
+        burst_pipeline.build(
+            InternalSource(),
+            bursts,
+            bursts_only,
+            FileJSONLinesSink(config={"path": str(anomalies), "mode": "w"}),
+        )
+        burst_input = burst_pipeline.locate_source("InternalSource")
+        assert isinstance(burst_input, InternalSource)
         pipeline = Pipeline("AccessLogPipeline", error_policy="soft")
         pipeline.build(
             FileLineSource(
@@ -170,14 +227,20 @@ def run_demo(
             parse_line,
             enrich,
             drop_health_checks,
+            ServerErrorsTo(burst_input),
             windows,
             FileJSONLinesSink(config={"path": str(output), "mode": "w"}),
         )
-        report = run(pipeline, executor=executor, batch_size=1024)
+        report = run(pipeline, burst_pipeline, executor=executor, batch_size=1024)
         elapsed = time.perf_counter() - started
     stats = report.statistics["AccessLogPipeline"]
     with output.open("rb") as written:
         n_windows = sum(1 for _ in written)
+    n_bursts = 0
+    if anomalies.exists():  # the sink makes its file with the first burst
+        with anomalies.open("rb") as written:
+            n_bursts = sum(1 for _ in written)
+    counters = bursts.TimeWindow.Counters
     lines = [
         f"pumpcore demo ({executor} executor): {stats.event_in:,} log lines in {elapsed:.2f} s "
         f"({stats.event_in / elapsed:,.0f} lines/s)",
@@ -186,6 +249,9 @@ def run_demo(
         f"  malformed lines      : {stats.warning:,} (counted, not lost silently)",
         f"  late events          : {windows.late:,}",
         f"  minute windows       : {n_windows:,} written to {output}",
+        f"  5xx analyzed         : {report.statistics['ErrorBurstPipeline'].event_in:,} "
+        f"({counters['events.late']:,} late, {counters['events.early']:,} early)",
+        f"  5xx bursts           : {n_bursts:,} written to {anomalies}",
     ]
     print("\n".join(lines), file=out)
     return 0 if not report.errors else 1
