@@ -26,7 +26,9 @@ from ._service import PumpService as PumpService
 from ._sources import Source as Source
 from ._sources import TriggerSource as TriggerSource
 
-_SUBMODULES = frozenset({"asab", "common", "file", "http", "ipc", "socket", "trigger", "web"})
+_SUBMODULES = frozenset(
+    {"analyzer", "asab", "common", "file", "http", "ipc", "socket", "trigger", "web"}
+)
 
 
 def __getattr__(name: str) -> ModuleType:

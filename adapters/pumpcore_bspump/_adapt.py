@@ -41,6 +41,15 @@ def check_arguments(owner: str, app: object, pipeline: object, id: object, confi
         raise ConfigError(f"{signature}: `config` must be a dict, got {config!r}")
 
 
+def with_section(
+    pipeline: Pipeline, component_id: str, config: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``config`` over the pipeline's ``[pipeline:PID:ComponentID]`` section: what the component
+    resolves on joining the pipeline, read at construction as BSPump does, so a component
+    configured by its section alone (``ThresholdAnalyzer``'s bounds) is valid from the start."""
+    return {**pipeline.component_section(component_id), **(config or {})}
+
+
 class BSPumpComponent:
     """Mixin: ``(app, pipeline, *positional, id=None, config=None, **kwargs)``.
 
@@ -67,6 +76,10 @@ class BSPumpComponent:
         check_arguments(owner, app, pipeline, kwargs.get("id"), kwargs.get("config"))
         self.App = app
         kwargs["pipeline"] = pipeline
+        if pipeline is not None:
+            kwargs["config"] = with_section(
+                pipeline, kwargs.get("id") or owner, kwargs.get("config")
+            )
         super().__init__(**kwargs)
 
 

@@ -12,7 +12,6 @@ import importlib.util
 # BSPump's module name: (the pumpcore package it will wrap, the extra that installs it).
 LATER: dict[str, tuple[str, str]] = {
     "amqp": ("pumpcore_amqp", "amqp"),
-    "analyzer": ("pumpcore.analyzer", "numpy"),
     "elasticsearch": ("pumpcore_elasticsearch", "elasticsearch"),
     "influxdb": ("pumpcore_influxdb", "influxdb"),
     "kafka": ("pumpcore_kafka", "kafka"),
