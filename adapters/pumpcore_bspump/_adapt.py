@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pumpcore import ConfigError, Pipeline
+from pumpcore import ConfigError, Pipeline, Settings, use_settings
 
 # BSPump's positional arguments after (app, pipeline) for most components.
 ID_CONFIG = ("id", "config")
@@ -95,3 +95,116 @@ def adapt(cls: type, module: str, positional: tuple[str, ...] = ID_CONFIG) -> An
         "BSPumpPositional": positional,
     }
     return type(cls.__name__, (BSPumpComponent, cls), namespace)
+
+
+def service_of(app: object) -> Any:
+    """The application's ``bspump.PumpService``; None for an application without one."""
+    get_service = getattr(app, "get_service", None)
+    if get_service is None:
+        return None
+    try:
+        return get_service("bspump.PumpService")
+    except KeyError:
+        return None
+
+
+def locate_connection(owner: str, app: object, connection: object, kind: type) -> Any:
+    """BSPump's ``connection`` argument: an id registered with ``svc.add_connection`` (located
+    there, as BSPump does when the component is made) or the connection itself.
+
+    Raises:
+        ConfigError: no connection given, no such id (naming the known ones), or a connection
+            of another kind.
+    """
+    if connection is None:
+        raise ConfigError(
+            f"{owner}(app, pipeline, connection, ...): `connection` is required: the id of a "
+            f"{kind.__name__} registered with svc.add_connection, or the connection itself"
+        )
+    if isinstance(connection, str):
+        svc = service_of(app)
+        if svc is None:
+            raise ConfigError(
+                f"{owner}: connection {connection!r} is named by id, but {app!r} has no "
+                "bspump.PumpService to find it in"
+            )
+        try:
+            connection = svc.locate_connection(connection)
+        except KeyError as exc:
+            raise ConfigError(f"{owner}: {exc.args[0]}") from None
+    if not isinstance(connection, kind):
+        raise ConfigError(
+            f"{owner}: connection {getattr(connection, 'Id', connection)!r} is a "
+            f"{type(connection).__name__}, not a {kind.__name__}"
+        )
+    return connection
+
+
+class BSPumpConnected(BSPumpComponent):
+    """Mixin: ``(app, pipeline, connection, *positional, id=None, config=None)``, the
+    connection located by id (``locate_connection``) and passed on as ``connection=``."""
+
+    ConnectionClass: type
+
+    def __init__(
+        self, app: object = None, pipeline: Any = None, connection: Any = None, *args: Any,
+        **kwargs: Any,
+    ) -> None:  # fmt: skip
+        owner = type(self).__name__
+        check_arguments(owner, app, pipeline, None, None)
+        kwargs["connection"] = locate_connection(owner, app, connection, self.ConnectionClass)
+        super().__init__(app, pipeline, *args, **kwargs)
+
+
+def adapt_connected(
+    cls: type, module: str, connection: type, positional: tuple[str, ...] = ID_CONFIG
+) -> Any:
+    """``adapt`` for a component BSPump gives a connection: ``(app, pipeline, connection,
+    *positional)``, the connection located by id in the application's PumpService."""
+    namespace: dict[str, Any] = {
+        "__doc__": f"BSPump's ``{cls.__name__}(app, pipeline, connection, ...)``: pumpcore's "
+        f"``{cls.__module__.split('._')[0]}.{cls.__name__}``.",
+        "__module__": module,
+        "__qualname__": cls.__name__,
+        "BSPumpPositional": positional,
+        "ConnectionClass": connection,
+    }
+    return type(cls.__name__, (BSPumpConnected, cls), namespace)
+
+
+class BSPumpConnection:
+    """Mixin: BSPump's ``Connection(app, id=None, config=None)``. Its config is the
+    ``[connection:ID]`` section of the application's config files under ``config=``, as
+    BSPump's; ``app`` is kept as ``self.App``."""
+
+    App: object
+
+    def __init__(
+        self, app: object = None, id: str | None = None, config: Mapping[str, Any] | None = None
+    ) -> None:
+        owner = type(self).__name__
+        if isinstance(app, str):
+            raise ConfigError(
+                f"{owner}(app, id=None, config=None): got {app!r} in place of the application; "
+                "pass `app` first, as BSPump does"
+            )
+        check_arguments(owner, app, None, id, config)
+        self.App = app
+        settings = getattr(app, "Settings", None)
+        if not isinstance(settings, Settings):
+            settings = Settings()
+        cid = id if id is not None else owner
+        merged = {**settings.section(f"connection:{cid}"), **(config or {})}
+        with use_settings(settings):
+            super().__init__(id=id, config=merged)  # type: ignore[call-arg]
+
+
+def adapt_connection(cls: type, module: str) -> Any:
+    """A subclass of the connection ``cls`` taking BSPump's ``(app, id=None, config=None)``."""
+    namespace: dict[str, Any] = {
+        "__doc__": f"BSPump's ``{cls.__name__}(app, id=None, config=None)`` reading "
+        f"``[connection:ID]``: pumpcore's ``{cls.__module__.split('._')[0]}.{cls.__name__}``.",
+        "__module__": module,
+        "__qualname__": cls.__name__,
+    }
+    return type(cls.__name__, (BSPumpConnection, cls), namespace)

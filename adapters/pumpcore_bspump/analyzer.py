@@ -32,6 +32,7 @@ from pumpcore.analyzer import Anomaly as Anomaly
 from pumpcore.analyzer import GeneralAnomaly as GeneralAnomaly
 
 from ._adapt import BSPumpComponent, check_arguments
+from ._adapt import service_of as _service
 
 try:
     import numpy as _np
@@ -58,17 +59,6 @@ __all__ = (
 )
 
 _NUMERIC_KINDS = "biuf"
-
-
-def _service(app: object) -> Any:
-    """The application's PumpService, None for an application without one."""
-    get_service = getattr(app, "get_service", None)
-    if get_service is None:
-        return None
-    try:
-        return get_service("bspump.PumpService")
-    except KeyError:
-        return None
 
 
 def _locate(owner: str, app: object, matrix_id: str | None, kind: type) -> Any:
