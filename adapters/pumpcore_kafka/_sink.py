@@ -23,6 +23,7 @@ Rules:
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -39,6 +40,8 @@ from ._errors import KafkaDeliveryError
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
+
+log = logging.getLogger("pumpcore.kafka")
 
 _Pending = tuple[str, bytes, Any, Any]  # topic, value, key, headers
 
@@ -138,7 +141,8 @@ class KafkaSink(BlockingSink):
                 **self._extra,
                 "delivery.report.only.error": True,  # reports cost only when they matter
                 "on_delivery": self._delivered,
-            }
+            },
+            logger=log,
         )
 
     def encode(self, event: Any) -> bytes:

@@ -13,7 +13,7 @@ def parse_topics(owner: str, key: str, value: object) -> list[tuple[str, int | N
         ConfigError: no topic, an empty name, or a partition that is not a number >= 0.
     """
     if isinstance(value, str):
-        items = value.split(",")
+        items = value.split(",") if value.strip() else []
     elif isinstance(value, list | tuple):
         items = [str(item) for item in value]
     else:

@@ -1,7 +1,7 @@
 """A pump in a subprocess for the kill and consumer group tests: Kafka → parse → Kafka.
 
 argv: bootstrap, source topics (``topic:partition`` entries are assigned, not subscribed),
-sink topic, group, executor, member name. It logs its partition
+sink topic, group, executor, member name, seconds to sleep every 20 events. It logs its partition
 assignments to stderr and stops cleanly on SIGTERM.
 """
 
@@ -21,7 +21,7 @@ GROUP_CONFIG = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
 
 
 def main() -> None:
-    bootstrap, source_topic, sink_topic, group, executor, member = sys.argv[1:7]
+    bootstrap, source_topic, sink_topic, group, executor, member, pause = sys.argv[1:8]
     logging.basicConfig(level=logging.INFO, format=f"{member} %(message)s", stream=sys.stderr)
     count = [0]
 
@@ -29,7 +29,7 @@ def main() -> None:
         # Spreads a run over seconds, so that kills land mid-stream.
         count[0] += 1
         if count[0] % 20 == 0:
-            time.sleep(0.03)
+            time.sleep(float(pause))
         event["by"] = member
         return event
 

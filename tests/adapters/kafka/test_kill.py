@@ -38,7 +38,7 @@ def start(
     # instead of waiting for the group to drop the killed member (its session, 6 s).
     topics = ",".join(f"{name}-in:{p}" for p in range(PARTITIONS))
     argv = [sys.executable, str(PUMP), broker.bootstrap, topics, f"{name}-out"]
-    argv += [f"{name}-g", executor, member]
+    argv += [f"{name}-g", executor, member, "0.03"]
     root = Path(__file__).parents[3]
     env = {**os.environ, "PYTHONPATH": str(root)}
     with log.open("ab") as out:
