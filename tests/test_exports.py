@@ -19,6 +19,7 @@ PUBLIC_PACKAGES = [
     "pumpcore_files",
     "pumpcore_ftp",
     "pumpcore_http",
+    "pumpcore_kafka",
     "pumpcore_socket",
     "pumpcore_stdio",
 ]
