@@ -123,7 +123,7 @@ def resolve_connection(owner: Configurable, connection: KafkaConnection | str) -
 
 
 def parse_properties(owner: str, key: str, value: object) -> dict[str, Any]:
-    """Extra librdkafka properties from a dict, or a JSON object in a config file."""
+    """A mapping (extra librdkafka properties) from a dict, or a JSON object in a config file."""
     if value is None or value == "":
         return {}
     if isinstance(value, str):
@@ -131,11 +131,16 @@ def parse_properties(owner: str, key: str, value: object) -> dict[str, Any]:
             value = json.loads(value)
         except ValueError:
             raise ConfigError(
-                f"{owner}: config key {key!r} expects a JSON object of librdkafka properties"
+                f"{owner}: config key {key!r} expects a JSON object (its text is not shown: "
+                "it may hold credentials)"
             ) from None
     if not isinstance(value, Mapping):
         raise ConfigError(
-            f"{owner}: config key {key!r} expects a mapping of librdkafka properties, "
-            f"got {type(value).__name__}"
+            f"{owner}: config key {key!r} expects a mapping, got {type(value).__name__}"
         )
     return {str(k): v for k, v in value.items()}
+
+
+def parse_str_mapping(owner: str, key: str, value: object) -> dict[str, str | bytes | None]:
+    """Message headers from a dict, or a JSON object in a config file: names to text."""
+    return {k: str(v) for k, v in parse_properties(owner, key, value).items()}

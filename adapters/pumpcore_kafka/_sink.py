@@ -35,7 +35,12 @@ from confluent_kafka import KafkaError, Message, Producer
 from pumpcore import BlockingSink, ConfigError, ConfigRule, Context
 from pumpcore.config import config_owner, positive
 
-from ._connection import KafkaConnection, parse_properties, resolve_connection
+from ._connection import (
+    KafkaConnection,
+    parse_properties,
+    parse_str_mapping,
+    resolve_connection,
+)
 from ._errors import KafkaDeliveryError
 
 if TYPE_CHECKING:
@@ -65,10 +70,10 @@ class KafkaSink(BlockingSink):
 
     ``bytes`` go as they are, ``str`` as UTF-8, anything else as JSON (orjson). The message key
     and headers come from the event's context (``key_from``, ``headers_from``: by default what a
-    ``KafkaSource`` put there, so a key keeps its partitioning through the pump); the topic is
-    ``topic``, or the context's ``topic_from`` key when set and present (BSPump's
-    ``kafka_topic``: off by default, because a ``KafkaSource`` sets ``kafka_topic`` to the topic
-    read, and writing back into it would loop).
+    ``KafkaSource`` put there, so a key keeps its partitioning through the pump), else from
+    ``key`` and ``headers``; the topic is ``topic``, or the context's ``topic_from`` key when
+    set and present (BSPump's ``kafka_topic``: off by default, because a ``KafkaSource`` sets
+    ``kafka_topic`` to the topic read, and writing back into it would loop).
 
     Args:
         connection: a ``KafkaConnection``, or the id of one registered on the pump.
@@ -78,6 +83,8 @@ class KafkaSink(BlockingSink):
         topic_from: a context key naming the event's topic (empty: always ``topic``).
         key_from: the context key holding the message key (bytes or str; empty: no key).
         headers_from: the context key holding headers (a list of pairs or a dict; empty: none).
+        key: the key of messages whose context has none (empty: no key).
+        headers: headers of messages whose context has none: a dict, or a JSON object.
         flush_timeout: seconds a flush waits for delivery reports before it raises.
         producer: extra librdkafka producer properties: a dict, or a JSON object in a config
             file (``linger.ms``, ``compression.type``, ``acks``,
@@ -89,6 +96,8 @@ class KafkaSink(BlockingSink):
         "topic_from": "",
         "key_from": "kafka_key",
         "headers_from": "kafka_headers",
+        "key": "",
+        "headers": None,
         "flush_timeout": 60.0,
         "producer": None,
     }
@@ -119,6 +128,8 @@ class KafkaSink(BlockingSink):
         self._topic_from = str(config["topic_from"])
         self._key_from = str(config["key_from"])
         self._headers_from = str(config["headers_from"])
+        self._key = str(config["key"]).encode() or None
+        self._headers = parse_str_mapping(owner, "headers", config["headers"]) or None
         self._flush_timeout = float(config["flush_timeout"])
         self._extra = parse_properties(owner, "producer", config["producer"])
         if self.Pipeline is not None and not self.Topic and not self._topic_from:
@@ -169,7 +180,11 @@ class KafkaSink(BlockingSink):
                     "default 'topic' is set"
                 )
         key = context.get(self._key_from) if self._key_from else None
+        if key is None:
+            key = self._key
         headers = context.get(self._headers_from) if self._headers_from else None
+        if headers is None:
+            headers = self._headers
         self._produced += 1
         if self._pending:
             self._pending.append((topic, value, key, headers))

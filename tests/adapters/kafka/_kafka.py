@@ -72,14 +72,18 @@ class Broker:
         """A reader of ``topic`` from its start that keeps what it read."""
         return Tail(self.bootstrap, topic, partitions)
 
-    def ends(self, topic: str, partitions: int) -> list[int]:
-        """The end offset (high watermark) of each partition."""
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "ends"})
+    def counts(self, topic: str, partitions: int, total: int) -> list[int]:
+        """How many messages each partition holds, counted by reading them (``total`` in all):
+        Tansu's high watermarks may lag behind what it holds."""
+        tail = self.tail(topic, partitions)
         try:
-            tps = [TopicPartition(topic, p) for p in range(partitions)]
-            return [consumer.get_watermark_offsets(tp, 10)[1] for tp in tps]
+            tail.wait(total)
+            counts = [0] * partitions
+            for message in tail.messages:
+                counts[message.partition()] += 1  # type: ignore[index]
+            return counts
         finally:
-            consumer.close()
+            tail.close()
 
     def committed(self, group: str, topic: str, partitions: int) -> list[int]:
         """The group's committed offset per partition (-1001: none)."""
@@ -107,6 +111,12 @@ class Tail:
         while batch := self._consumer.consume(1000, quiet):
             self.messages.extend(m for m in batch if m.error() is None)
         return len(self.messages)
+
+    def wait(self, count: int, timeout: float = 30) -> None:
+        """Read until at least ``count`` messages came; fail after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.read(0.2) < count:
+            assert time.monotonic() < deadline, f"{len(self.messages)} of {count} came"
 
     def close(self) -> None:
         self._consumer.close()
