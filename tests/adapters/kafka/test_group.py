@@ -20,7 +20,7 @@ from ._kafka import Broker
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
-COUNT = 3000
+COUNT = 2000
 PARTITIONS = 6
 PUMP = Path(__file__).with_name("_pump.py")
 ASSIGNED = re.compile(r"^(\w+) \S+: assigned (.*)$", re.MULTILINE)

@@ -26,7 +26,7 @@ inputs = st.lists(st.tuples(st.sampled_from([None, b"a", b"b", b"c"]), st.boolea
 
 
 @settings(
-    max_examples=3,
+    max_examples=2,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],  # the executor's name only
 )

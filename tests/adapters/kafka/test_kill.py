@@ -21,7 +21,7 @@ from ._kafka import Broker
 pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 KILLS = 6
-COUNT = 6000
+COUNT = 4000
 PARTITIONS = 3
 # What a killed run may have written beyond its last commit: a commit's worth (commit_every,
 # 1000) flushed but not acknowledged, plus what was read and written since (two reads of 100 and
@@ -80,7 +80,7 @@ def test_sigkill_at_random_moments_loses_nothing(broker: Broker, name: str, tmp_
             process.wait(10)
         kills += 1
         print(f"kill {kills} at {time.monotonic() - began:.1f} s")
-        out_now, acked_now = tail.read(0.5), committed()
+        out_now, acked_now = tail.read(0.3), committed()
         # This run read from offset `acked` on, wrote out_now - out messages; beyond the new
         # commit, those are read again by the next run.
         assert acked_now <= acked + (out_now - out), f"kill {kills}: committed, not written"
