@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from pumpcore import BlockingSource, ConfigError, ConfigRule, Context
 from pumpcore.config import config_owner, non_empty, one_of, positive
@@ -106,7 +106,8 @@ class KafkaSource(BlockingSource):
 
     Config:
         topic: topics to subscribe to: a list or a comma-separated string; ``topic:partition``
-            entries are assigned instead (every entry must then name a partition).
+            entries are assigned instead (every entry must then name a partition): no group
+            membership, no rebalance, a restart reads at once; ``group_id`` keeps the commits.
         group_id: the consumer group; required (it is where offsets are committed).
         auto.offset.reset: where a group with no committed offset starts: ``earliest`` (every
             message kept, the at-least-once default) or ``latest``.
@@ -237,18 +238,31 @@ class KafkaSource(BlockingSource):
         contexts: list[Context] = []
         rejects: dict[int, str] = {}
         claims, decode = self._claims, self._decode
+        raw = decode == "bytes"
         for message in messages:
-            error = message.error()
-            if error is not None:
-                self._client_error(error)
+            if message.error() is not None:
+                self._client_error(message.error())  # type: ignore[arg-type]
                 continue
-            topic, partition = message.topic(), message.partition()
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
             claim = claims.get((topic, partition))  # type: ignore[arg-type]
             if claim is None:
                 continue  # revoked since it was fetched: its next owner reads it
             value = message.value()
-            positions.append((claim, message.offset()))  # type: ignore[arg-type]
-            contexts.append(_context(message, topic, partition))  # type: ignore[arg-type]
+            kind, stamp = message.timestamp()
+            positions.append((claim, offset))  # type: ignore[arg-type]
+            contexts.append(
+                {
+                    "kafka_key": message.key(),
+                    "kafka_headers": message.headers(),
+                    "kafka_topic": topic,
+                    "kafka_partition": partition,
+                    "kafka_offset": offset,
+                    "kafka_timestamp": stamp if kind else None,  # 0: no timestamp
+                }
+            )
+            if raw and value is not None:
+                events.append(value)
+                continue
             try:
                 events.append(_decoded(value, decode))
             except ValueError as exc:
@@ -320,18 +334,6 @@ class KafkaSource(BlockingSource):
             self._discarded_at = revocations
             self._discarded += self.discard(_revoked)
         super().feed(items, now)
-
-
-def _context(message: Message, topic: str, partition: int) -> Context:
-    kind, stamp = message.timestamp()
-    return {
-        "kafka_key": message.key(),
-        "kafka_headers": message.headers(),
-        "kafka_topic": topic,
-        "kafka_partition": partition,
-        "kafka_offset": message.offset(),
-        "kafka_timestamp": None if kind == 0 else stamp,  # TIMESTAMP_NOT_AVAILABLE
-    }
 
 
 def _decoded(value: bytes | str | None, decode: str) -> Any:
