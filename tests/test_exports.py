@@ -20,6 +20,7 @@ PUBLIC_PACKAGES = [
     "pumpcore_files",
     "pumpcore_ftp",
     "pumpcore_http",
+    "pumpcore_kafka",
     "pumpcore_socket",
     "pumpcore_stdio",
 ]
