@@ -16,9 +16,11 @@ PUBLIC_PACKAGES = [
     "pumpcore.lookup",
     "pumpcore.testing",
     "pumpcore_executors",
+    "pumpcore_elasticsearch",
     "pumpcore_files",
     "pumpcore_ftp",
     "pumpcore_http",
+    "pumpcore_influxdb",
     "pumpcore_socket",
     "pumpcore_stdio",
 ]
