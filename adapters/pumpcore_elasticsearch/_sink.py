@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
@@ -149,7 +148,10 @@ class ElasticSearchSink(BlockingSink):
         self.Connection = connection
         self.data_feeder = data_feeder
         self.dead_letter = dead_letter
-        self._buffer: deque[_Item] = deque()
+        # Buffered items per index, in event order (an index's list is made when it first
+        # comes, so most events append to the list the previous one went to).
+        self._buffer: dict[str, list[_Item]] = {}
+        self._count = self._bytes = 0
         self._n_bulks = self._n_docs = self._n_retried = self._n_dead = self._n_splits = 0
         self._dead_this_flush = 0
         super().__init__(pipeline, id, config)
@@ -170,7 +172,7 @@ class ElasticSearchSink(BlockingSink):
 
     def buffered(self) -> int:
         """Items waiting for the next flush."""
-        return len(self._buffer)
+        return self._count
 
     def process(self, context: Context, event: Any) -> None:
         """Encode the event into a bulk item and buffer it (rule 5 for what raises)."""
@@ -180,7 +182,12 @@ class ElasticSearchSink(BlockingSink):
         lines = self.data_feeder(event)
         if not isinstance(lines, bytes):
             lines = b"".join(lines)
-        self._buffer.append((index, lines, context, event))
+        group = self._buffer.get(index)
+        if group is None:
+            group = self._buffer[index] = []
+        group.append((index, lines, context, event))
+        self._count += 1
+        self._bytes += len(lines)
 
     def open(self) -> None:
         """Open the dead-letter sink, if it has ``open``."""
@@ -198,27 +205,30 @@ class ElasticSearchSink(BlockingSink):
         """
         if not self._buffer:
             return
-        items = list(self._buffer)
-        self._buffer.clear()
-        groups: dict[str, list[_Item]] = {}
-        for item in items:
-            groups.setdefault(item[0], []).append(item)
+        order = list(self._buffer.values())
+        whole = self._count <= self._max_count and self._bytes <= self._max_bytes
+        self._buffer, self._count, self._bytes = {}, 0, 0
         self._dead_this_flush = 0
-        order = list(groups.values())
         try:
             for g, group in enumerate(order):
-                for start, end in self._chunks(group):
+                chunks = [(0, len(group))] if whole else self._chunks(group)
+                for start, end in chunks:
                     try:
                         self._write(group[start:end])
                     except _GiveUp as give_up:
-                        left = give_up.pending + group[end:]
-                        for later in order[g + 1 :]:
-                            left += later
-                        self._buffer.extendleft(reversed(left))
+                        self._keep([give_up.pending, group[end:], *order[g + 1 :]])
                         raise give_up.error from None
         finally:
             if self._dead_this_flush and self.dead_letter is not None:
                 self.dead_letter.flush()
+
+    def _keep(self, runs: list[list[_Item]]) -> None:
+        """Buffer ``runs`` again, first in line for the next flush (rule 4)."""
+        for run in runs:
+            for item in run:
+                self._buffer.setdefault(item[0], []).append(item)
+                self._count += 1
+                self._bytes += len(item[1])
 
     def _chunks(self, group: list[_Item]) -> list[tuple[int, int]]:
         """``(start, end)`` of the bulk requests for one index's items (rule 1)."""
@@ -338,7 +348,7 @@ class ElasticSearchSink(BlockingSink):
     def close(self) -> None:
         """Close this thread's connections and the dead-letter sink. Items still buffered (the
         last flush failed) are not sent: they were never acknowledged."""
-        self._buffer.clear()
+        self._buffer, self._count, self._bytes = {}, 0, 0
         self.Connection.close()
         closer = getattr(self.dead_letter, "close", None)
         if closer is not None:
