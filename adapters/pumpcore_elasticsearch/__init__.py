@@ -15,18 +15,24 @@ from ._feeders import data_feeder_delete as data_feeder_delete
 from ._feeders import data_feeder_index as data_feeder_index
 from ._feeders import data_feeder_update as data_feeder_update
 from ._feeders import data_feeder_upsert as data_feeder_upsert
+from ._lookup import ElasticSearchLookupProvider as ElasticSearchLookupProvider
 from ._sink import ElasticSearchItemError as ElasticSearchItemError
 from ._sink import ElasticSearchSink as ElasticSearchSink
 from ._sink import ElasticSearchSinkStatistics as ElasticSearchSinkStatistics
+from ._source import ElasticSearchAggsSource as ElasticSearchAggsSource
+from ._source import ElasticSearchSource as ElasticSearchSource
 
 __all__ = (
     "DataFeeder",
+    "ElasticSearchAggsSource",
     "ElasticSearchConnection",
     "ElasticSearchConnectionStatistics",
     "ElasticSearchError",
     "ElasticSearchItemError",
+    "ElasticSearchLookupProvider",
     "ElasticSearchSink",
     "ElasticSearchSinkStatistics",
+    "ElasticSearchSource",
     "data_feeder_create",
     "data_feeder_create_or_index",
     "data_feeder_delete",
