@@ -182,6 +182,7 @@ class ElasticSearchConnection(Configurable):
     def __init__(self, id: str | None = None, config: Mapping[str, Any] | None = None) -> None:
         require_requests(type(self).__name__)
         self._local = threading.local()
+        self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
         self._node = 0
         self._n_requests = self._n_failovers = self._n_retries = self._n_failures = 0
@@ -231,9 +232,10 @@ class ElasticSearchConnection(Configurable):
 
             session = requests.Session()
             session.auth = self._auth
-            session.verify = self._verify
             session.headers.update(self._headers)
             self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
         return session
 
     def request(
@@ -285,6 +287,8 @@ class ElasticSearchConnection(Configurable):
                         params=params,
                         headers=headers,
                         timeout=self._timeout,
+                        # Per request: requests lets REQUESTS_CA_BUNDLE override a session's.
+                        verify=self._verify,
                     )
                 except requests.RequestException as exc:
                     problem = f"{redact(self.urls[node])}: {type(exc).__name__}"
@@ -345,11 +349,12 @@ class ElasticSearchConnection(Configurable):
         return "elasticsearch" if number >= (7, 10) else None
 
     def close(self) -> None:
-        """Close this thread's kept-alive connections (other threads' close with them)."""
-        session = getattr(self._local, "session", None)
-        if session is not None:
+        """Close the kept-alive connections of every thread; a later request opens new ones."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+            self._local = threading.local()
+        for session in sessions:
             session.close()
-            self._local.session = None
 
 
 def _reason(body: Any) -> str:

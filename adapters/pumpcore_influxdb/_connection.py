@@ -134,6 +134,7 @@ class InfluxDBConnection(Configurable):
     def __init__(self, id: str | None = None, config: Mapping[str, Any] | None = None) -> None:
         require_requests(type(self).__name__)
         self._local = threading.local()
+        self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
         self._n_requests = self._n_retries = self._n_failures = 0
         super().__init__(id=id if id is not None else "InfluxConnection", config=config)
@@ -178,8 +179,9 @@ class InfluxDBConnection(Configurable):
 
             session = requests.Session()
             session.auth = self._auth
-            session.verify = self._verify
             self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
         return session
 
     def _send(
@@ -197,7 +199,12 @@ class InfluxDBConnection(Configurable):
             status: int | None = None
             try:
                 response = self._session().request(
-                    method, self.url + path, params=params, data=data, timeout=self._timeout
+                    method,
+                    self.url + path,
+                    params=params,
+                    data=data,
+                    timeout=self._timeout,
+                    verify=self._verify,  # per request: REQUESTS_CA_BUNDLE overrides a session's
                 )
             except requests.RequestException as exc:
                 problem = type(exc).__name__
@@ -259,11 +266,12 @@ class InfluxDBConnection(Configurable):
         return results
 
     def close(self) -> None:
-        """Close this thread's kept-alive connections."""
-        session = getattr(self._local, "session", None)
-        if session is not None:
+        """Close the kept-alive connections of every thread; a later request opens new ones."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+            self._local = threading.local()
+        for session in sessions:
             session.close()
-            self._local.session = None
 
 
 def _message(content: bytes) -> str:

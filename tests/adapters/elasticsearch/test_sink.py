@@ -264,3 +264,25 @@ def test_configuration_mistakes_are_refused(cluster: Cluster) -> None:
         Pipeline("P").build(IteratorSource([]), ElasticSearchSink(connect(cluster)))
     with pytest.raises(ConfigError, match="'url' must be one or more http"):
         connect("ftp://127.0.0.1:9200")
+
+
+@every_executor
+def test_tls_is_verified_with_the_given_ca(cluster: Cluster, tmp_path: Path, executor: str) -> None:
+    from urllib3.exceptions import InsecureRequestWarning
+
+    from ._tls import TlsFront
+
+    index = cluster.new_index()
+    with TlsFront(("127.0.0.1", cluster.server.port), tmp_path) as front:
+        trusted = connect(front.url, ca_file=str(front.ca_file))
+        report, _ = run(ElasticSearchSink(trusted, config={"index": index}), [{"n": 1}], executor)
+        assert report.errors == {}
+        untrusted = connect(front.url, retries=0)
+        with pytest.raises(ElasticSearchError, match="SSLError"):
+            untrusted.info()  # the system's CAs do not know ours
+        untrusted.close()
+        unverified = connect(front.url, verify=False)
+        with pytest.warns(InsecureRequestWarning):
+            assert unverified.info()["version"]
+        unverified.close()
+    assert cluster.count(index) == 1

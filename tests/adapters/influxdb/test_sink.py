@@ -227,3 +227,17 @@ def test_configuration_mistakes_are_refused(influx: Influx) -> None:
     assert "hunter2" not in repr(influx.connect("x", username="u", password="hunter2"))
     with pytest.raises(ConfigError, match="'db' must be a non-empty string"):
         influx.connect("")
+
+
+@every_executor
+def test_the_sink_conforms(influx: Influx, executor: str) -> None:
+    db = influx.new_db()
+    c = influx.connect(db)
+
+    def event(i: int) -> dict[str, Any]:
+        return {"measurement": "m", "fields": {"seq": i}, "time": i}
+
+    def durable() -> list[Any]:
+        return [event(r["seq"]) for r in influx.rows(db, "SELECT seq FROM m")]
+
+    conformance.check_sink(lambda: InfluxDBSink(c), durable, executor, make_event=event)
