@@ -17,8 +17,11 @@ PUBLIC_PACKAGES = [
     "pumpcore.testing",
     "pumpcore_executors",
     "pumpcore_files",
+    "pumpcore_amqp",
     "pumpcore_ftp",
     "pumpcore_http",
+    "pumpcore_mqtt",
+    "pumpcore_nats",
     "pumpcore_socket",
     "pumpcore_stdio",
 ]
