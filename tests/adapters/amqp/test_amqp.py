@@ -186,11 +186,12 @@ def test_passwords_stay_out_of_reprs_errors_and_logs(caplog: pytest.LogCaptureFi
 
 
 @settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     events=st.lists(
-        st.one_of(st.binary(max_size=40), st.text(max_size=20), st.integers()), max_size=40
+        st.one_of(st.binary(max_size=40), st.text(max_size=20), st.integers(-(2**63), 2**64 - 1)),
+        max_size=40,
     )
 )
 def test_any_events_arrive_once_each_in_order(broker: Broker, events: list[object]) -> None:
