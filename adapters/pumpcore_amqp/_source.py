@@ -86,7 +86,7 @@ class AMQPSource(BlockingSource):
         prefetch_count: the most unacknowledged deliveries at a time (rule 1).
         decode: ``bytes`` (the body as it came), ``text`` (``encoding``) or ``json``.
         encoding: the text encoding for ``decode = text``.
-        end_after_idle: seconds without a delivery after which the input ends (a batch job
+        end_after_idle: seconds connected without a delivery after which the input ends (a batch job
             that drains a queue); 0: never, a service.
 
     Example:
@@ -206,7 +206,7 @@ class AMQPSource(BlockingSource):
                 continue
             items.append(self._item(*item))
         now = time.monotonic()
-        if items:
+        if items or not link.connected:  # an outage is not the end of the input
             self._last_arrival = now
             self._n_received += len(items)
         elif self._end_after_idle and now - self._last_arrival >= self._end_after_idle:

@@ -93,7 +93,7 @@ class NATSSource(BlockingSource):
             ``commit_every`` (1000), or reads wait for an idle commit.
         decode: ``bytes``, ``text`` (``encoding``) or ``json``.
         encoding: the text encoding for ``decode = text``.
-        end_after_idle: seconds without a message after which the input ends (a batch job
+        end_after_idle: seconds connected without a message after which the input ends (a batch job
             that drains a stream); 0: never, a service.
 
     Example:
@@ -238,6 +238,8 @@ class NATSSource(BlockingSource):
                     type(self).__name__, self.Id, self._n_fetch_failures, exc,
                 )  # fmt: skip
         now = time.monotonic()
+        if not (client.nc is not None and client.nc.is_connected):
+            self._last_arrival = now  # an outage is not the end of the input
         if messages:
             self._last_arrival = now
             self._n_received += len(messages)

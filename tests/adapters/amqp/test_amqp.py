@@ -135,7 +135,7 @@ def test_the_broker_going_away_and_back_loses_nothing(
     with proxied("rabbitmq") as proxy:
         source = AMQPSource(
             connection=connection(proxy.address),
-            config={"queue": inbox, "end_after_idle": 1.5, "prefetch_count": 50},
+            config={"queue": inbox, "end_after_idle": 1.0, "prefetch_count": 50},
         )
         sink = AMQPSink(connection=connection(proxy.address), config={"routing_key": outbox})
         pipeline = Pipeline("Cut")

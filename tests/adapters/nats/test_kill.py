@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from .._kill import THROTTLE, kill_and_restart, python
+from .._kill import kill_and_restart, python, throttle
 from .conftest import JetStream
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -25,7 +25,7 @@ from pumpcore_nats import NATSConnection, NATSSink, NATSSource
 
 url, stream, out_subject, executor, last = sys.argv[1:6]
 """
-    + THROTTLE
+    + throttle(2000)
     + """
 connection = NATSConnection(config={"servers": url})
 p = Pipeline("Kill")

@@ -128,7 +128,7 @@ def test_the_server_going_away_and_back_loses_nothing(
     with proxied("nats") as proxy:
         source = NATSSource(
             connection=connection(proxy.address),
-            config={"stream": inbox, "durable": durable(), "end_after_idle": 1.5, "ack_wait": 2},
+            config={"stream": inbox, "durable": durable(), "end_after_idle": 1.0, "ack_wait": 2},
         )
         sink = NATSSink(connection=connection(proxy.address), config={"subject": out_subject})
         pipeline = Pipeline("Cut")
