@@ -106,6 +106,7 @@ class Link:
         self.last_error = ""
         self._connected = threading.Event()
         self._closing = False
+        self._closed = threading.Event()  # our DISCONNECT went out
         config = connection.Config
         self.client = Client(
             CallbackAPIVersion.VERSION2,
@@ -154,11 +155,16 @@ class Link:
         return self._connected.wait(timeout)
 
     def close(self) -> None:
-        """Disconnect and end paho's thread."""
+        """Disconnect and end paho's thread, once what was queued before (acknowledgements)
+        was written: paho writes its queue in order, and its thread would end without
+        writing the rest."""
         self._closing = True
+        was_connected = self._connected.is_set()
         self._connected.clear()
         self.generation += 1  # nothing read so far may be acknowledged any more
         self.client.disconnect()
+        if was_connected:
+            self._closed.wait(self.connection.connect_timeout)
         self.client.loop_stop()
 
     def _on_connect(
@@ -190,8 +196,11 @@ class Link:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        if self._closing or not self._connected.is_set():
-            return  # our own disconnect, or a failed attempt
+        if self._closing:
+            self._closed.set()
+            return
+        if not self._connected.is_set():
+            return  # a failed attempt
         self._connected.clear()
         self.disconnects += 1
         log.warning(

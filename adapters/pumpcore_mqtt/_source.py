@@ -10,13 +10,17 @@ Rules (at-least-once, ``pumpcore/_io_source.py``):
    (MQTT's rule for acknowledgements). A packet id of a lost connection is never acknowledged
    on a newer one: the broker delivers the message again (a duplicate, never a loss); messages
    read but not yet taken are dropped then, for the same reason.
-3. The broker sends at most its in-flight limit of unacknowledged messages at a time (Mosquitto:
-   ``max_inflight_messages``, 20 by default) and queues the rest for the session (Mosquitto:
-   ``max_queued_messages``, 1000 by default; beyond it the *broker* drops QoS 1 messages).
-   Acknowledging after the commit makes that limit the most events between commits: raise it
-   on the broker for throughput.
+3. The broker bounds the unacknowledged messages in flight to a client (Mosquitto:
+   ``max_inflight_messages``) and queues the rest for the session, up to its own limit
+   (Mosquitto: ``max_queued_messages``, 1000 by default): beyond it the *broker* drops QoS 1
+   messages for a session that is away or behind. Size that limit for your outages.
 4. A payload that does not decode (``decode = text | json``) is returned as a ``Rejected``:
    counted, dead-lettered, acknowledged with its batch; the subscription goes on.
+5. Closing the connection while the broker still sends (messages beyond the acknowledged ones)
+   makes TCP reset it, and a reset throws away what the broker had not read yet: the last
+   PUBACKs. So ``close`` first publishes an empty QoS 1 message to
+   ``pumpcore/barrier/<client_id>`` and waits for its PUBACK: the broker answers packets in
+   order, so it has read every PUBACK before.
 """
 
 from __future__ import annotations
@@ -249,9 +253,17 @@ class MQTTSource(BlockingSource):
             self._n_acked += 1
 
     def close(self) -> None:
-        """Disconnect; the session keeps what was not acknowledged (rule 1)."""
+        """Make sure the broker has the acknowledgements (rule 5), then disconnect; the session
+        keeps what was not acknowledged (rule 1)."""
         link, self._link = self._link, None
-        if link is not None:
-            self._reconnects += link.disconnects
-            link.close()
+        if link is None:
+            return
+        self._reconnects += link.disconnects
+        if link.connected:
+            barrier = link.client.publish(f"pumpcore/barrier/{self.ClientId}", b"", qos=1)
+            try:
+                barrier.wait_for_publish(self.Connection.connect_timeout)
+            except (RuntimeError, ValueError):  # the connection dropped: redelivered (rule 2)
+                pass
+        link.close()
         self._messages.clear()

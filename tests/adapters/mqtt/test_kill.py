@@ -16,8 +16,8 @@ from .conftest import Mosquitto
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
-TOTAL = 800
-KILLS = 5
+TOTAL = 600
+KILLS = 4
 
 PUMP = (
     """

@@ -129,7 +129,7 @@ def test_the_broker_going_away_and_back_loses_nothing(
             for chunk in range(6):
                 mosquitto.publish(inbox, [b"%d" % n for n in range(chunk * 100, chunk * 100 + 100)])
                 time.sleep(0.1)
-                if chunk in (2, 4):
+                if chunk == 2:
                     proxy.cut()
                     time.sleep(0.5)
                     proxy.resume()
@@ -142,7 +142,7 @@ def test_the_broker_going_away_and_back_loses_nothing(
     assert set(got) == set(range(total)), sorted(set(range(total)) - set(got))[:10]
     assert not report.errors
     assert source.statistics().reconnects >= 1
-    print(f"{executor}: {len(got) - total} duplicates after 2 outages")
+    print(f"{executor}: {len(got) - total} duplicates after an outage")
 
 
 def test_passwords_stay_out_of_reprs_errors_and_logs(caplog: pytest.LogCaptureFixture) -> None:

@@ -13,8 +13,8 @@ from .conftest import JetStream
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
-TOTAL = 2500
-KILLS = 6
+TOTAL = 1500
+KILLS = 4
 
 PUMP = (
     """

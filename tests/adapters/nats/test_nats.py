@@ -140,7 +140,7 @@ def test_the_server_going_away_and_back_loses_nothing(
                     in_subject, [b"%d" % n for n in range(chunk * 100, chunk * 100 + 100)]
                 )
                 time.sleep(0.1)
-                if chunk in (2, 4):
+                if chunk == 2:
                     proxy.cut()
                     time.sleep(0.5)
                     proxy.resume()
@@ -153,7 +153,7 @@ def test_the_server_going_away_and_back_loses_nothing(
     assert set(out) == set(range(total)), sorted(set(range(total)) - set(out))[:10]
     assert not report.errors
     assert source.statistics().disconnects >= 1
-    print(f"{executor}: {len(out) - total} duplicates after 2 outages")
+    print(f"{executor}: {len(out) - total} duplicates after an outage")
 
 
 def test_passwords_stay_out_of_reprs_and_errors() -> None:
