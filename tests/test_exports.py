@@ -19,10 +19,13 @@ PUBLIC_PACKAGES = [
     "pumpcore_executors",
     "pumpcore_elasticsearch",
     "pumpcore_files",
+    "pumpcore_amqp",
     "pumpcore_ftp",
     "pumpcore_http",
     "pumpcore_kafka",
     "pumpcore_influxdb",
+    "pumpcore_mqtt",
+    "pumpcore_nats",
     "pumpcore_socket",
     "pumpcore_stdio",
 ]
