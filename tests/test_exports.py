@@ -19,6 +19,9 @@ PUBLIC_PACKAGES = [
     "pumpcore_files",
     "pumpcore_ftp",
     "pumpcore_http",
+    "pumpcore_mysql",
+    "pumpcore_postgres",
+    "pumpcore_redis",
     "pumpcore_socket",
     "pumpcore_stdio",
 ]

@@ -35,7 +35,7 @@ import attrs
 import orjson
 import pymysql
 
-from pumpcore import BlockingSink, ConfigError, ConfigRule, Context
+from pumpcore import BlockingSink, ConfigError, ConfigRule, Context, config_value_repr
 from pumpcore.config import in_range
 
 from ._connection import MySQLConnection, is_server_gone, quote
@@ -132,9 +132,10 @@ class MySQLSink(BlockingSink):
         self._flush_timeout = float(config["flush_timeout"])
         missing = [c for c in self.UpsertKey if c not in self.Columns]
         if missing:
+            shown = config_value_repr("upsert_key", config["upsert_key"])
             raise ConfigError(
                 f"{owner}: config key 'upsert_key' names columns not in 'columns' "
-                f"({', '.join(self.Columns)}), got {config['upsert_key']!r}"
+                f"({', '.join(self.Columns)}), got {shown}"
             )
         if len(set(self.Columns)) != len(self.Columns):
             raise ConfigError(

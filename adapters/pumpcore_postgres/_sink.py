@@ -36,7 +36,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from pumpcore import BlockingSink, ConfigError, ConfigRule, Context
+from pumpcore import BlockingSink, ConfigError, ConfigRule, Context, config_value_repr
 from pumpcore.config import in_range, one_of
 
 from ._connection import PostgreSQLConnection, is_server_gone, table_identifier
@@ -132,9 +132,10 @@ class PostgreSQLSink(BlockingSink):
         self._flush_timeout = float(config["flush_timeout"])
         missing = [c for c in self.UpsertKey if c not in self.Columns]
         if missing:
+            shown = config_value_repr("upsert_key", config["upsert_key"])
             raise ConfigError(
                 f"{owner}: config key 'upsert_key' names columns not in 'columns' "
-                f"({', '.join(self.Columns)}), got {config['upsert_key']!r}"
+                f"({', '.join(self.Columns)}), got {shown}"
             )
         if len(set(self.Columns)) != len(self.Columns):
             raise ConfigError(
