@@ -1,8 +1,9 @@
 """MySQLSource: on each trigger firing, runs a query and emits its rows as dicts.
 
 The rows stream through an unbuffered cursor (``SSDictCursor``), ``fetch_size`` at a time, so a
-query of millions of rows holds at most ``fetch_size`` of them in memory. Each cycle opens its
-own connection: a server that went away costs that cycle only.
+query of millions of rows holds at most ``fetch_size`` of them in memory; each fetch is handed
+to the pipeline with one trip to the executor's thread (``Source.process_many``). Each cycle
+opens its own connection: a server that went away costs that cycle only.
 
 A failed cycle (the server gone, a query refused) is counted as ``source.error`` and reported
 soft; the next firing runs the query again from the start (its rows are emitted again: a
@@ -92,8 +93,7 @@ class MySQLSource(TriggerSource):
             with conn.cursor() as cursor:
                 cursor.execute(self.Query)
                 while rows := cursor.fetchmany(self._fetch_size):
-                    for row in rows:
-                        self.process(row)
+                    self.process_many(rows)  # one trip to the executor's thread per fetch
             conn.rollback()  # a read: nothing to commit
         finally:
             conn.close()

@@ -1,8 +1,9 @@
 """PostgreSQLSource: on each trigger firing, runs a query and emits its rows as dicts.
 
-The rows stream through a server-side cursor (``DECLARE ... CURSOR``), ``fetch_size`` at a
-time, so a query of millions of rows holds at most ``fetch_size`` of them in memory. Each cycle
-opens its own connection: a server that went away costs that cycle only.
+The rows stream through a server-side cursor (``DECLARE ... CURSOR``), ``fetch_size`` at a time,
+so a query of millions of rows holds at most ``fetch_size`` of them in memory; each fetch is
+handed to the pipeline with one trip to the executor's thread (``Source.process_many``). Each
+cycle opens its own connection: a server that went away costs that cycle only.
 
 A failed cycle (the server gone, a query refused) is counted as ``source.error`` and reported
 soft; the next firing runs the query again from the start (its rows are emitted again: a
@@ -96,6 +97,5 @@ class PostgreSQLSource(TriggerSource):
                 cursor.itersize = self._fetch_size
                 cursor.execute(self.Query)
                 while rows := cursor.fetchmany(self._fetch_size):
-                    for row in rows:
-                        self.process(row)
+                    self.process_many(rows)  # one trip to the executor's thread per fetch
             conn.rollback()  # a read: nothing to commit

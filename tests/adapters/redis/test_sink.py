@@ -86,16 +86,16 @@ def test_the_server_gone_and_back_loses_nothing(keys: Keys, executor: ExecutorNa
         p.build(source, sink)
 
         def outage() -> None:
-            done.wait(0.4)
+            done.wait(0.3)
             proxy.cut()
-            done.wait(0.6)
+            done.wait(0.5)
             proxy.resume()
 
         done = threading.Event()
         thread = threading.Thread(target=outage)
         thread.start()
         report = pumpcore_executors.run(
-            p, executor=executor, stop_after=1.6, **run_kwargs(executor)
+            p, executor=executor, stop_after=1.2, **run_kwargs(executor)
         )
         thread.join()
     assert report.errors == {}

@@ -22,27 +22,33 @@ pytestmark = pytest.mark.timeout(60)
 
 
 class ListSink(Sink):
-    def __init__(self, fail_at: int | None = None) -> None:
+    def __init__(self, fail_at: int | None = None, expect: int | None = None) -> None:
         super().__init__()
         self.events: list[Any] = []
         self.fail_at = fail_at
+        self.expect = expect  # stop the run once this many distinct events came
+        self.handle = pumpcore_executors.RunHandle()
 
     def process(self, context: Any, event: Any) -> None:
         if len(self.events) == self.fail_at:
             raise RuntimeError("the sink breaks")
         self.events.append(int(event["n"]))
+        if self.expect is not None and len(set(self.events)) >= self.expect:
+            self.handle.stop()
 
 
-def run(
-    keys: Keys, sink: Sink, executor: ExecutorName = "sync", seconds: float = 0.8, **config: Any
-) -> Any:
+def run(keys: Keys, sink: ListSink, executor: ExecutorName = "sync", **config: Any) -> Any:
+    """Run the source into ``sink`` until it has what it expects (or a few seconds pass)."""
     source = RedisStreamSource(
         connection=config.pop("connection", None) or keys.connection(),
         config={"stream": keys("in"), "group": "g", "block": 0.05, **config},
     )
     p = Pipeline("R")
     p.build(source, sink)
-    return pumpcore_executors.run(p, executor=executor, stop_after=seconds, **run_kwargs(executor))
+    seconds = 5.0 if sink.expect is not None else 0.6
+    return pumpcore_executors.run(
+        p, executor=executor, stop_after=seconds, handle=sink.handle, **run_kwargs(executor)
+    )
 
 
 def pending(keys: Keys) -> int:
@@ -52,7 +58,7 @@ def pending(keys: Keys) -> int:
 def test_entries_are_read_in_order_and_acknowledged(keys: Keys, executor: ExecutorName) -> None:
     for i in range(3000):
         keys.client.xadd(keys("in"), {"n": i})
-    sink = ListSink()
+    sink = ListSink(expect=3000)
     report = run(keys, sink, executor)
     assert report.errors == {}
     assert sink.events == list(range(3000))
@@ -81,7 +87,7 @@ def test_entries_left_by_a_dead_consumer_are_taken_over(keys: Keys, executor: Ex
     for i in range(50):
         keys.client.xadd(keys("in"), {"n": i})
     keys.client.xreadgroup("g", "dead", {keys("in"): ">"}, count=30)  # read, never acknowledged
-    sink = ListSink()
+    sink = ListSink(expect=50)
     report = run(keys, sink, executor, claim_idle=0.1, consumer="alive")
     assert report.errors == {}
     assert sorted(sink.events) == list(range(50))
@@ -91,7 +97,7 @@ def test_entries_left_by_a_dead_consumer_are_taken_over(keys: Keys, executor: Ex
 @pytest.mark.slow
 def test_the_server_gone_and_back(keys: Keys, executor: ExecutorName) -> None:
     with TcpProxy(keys.address) as proxy:
-        sink = ListSink()
+        sink = ListSink(expect=200)
 
         def feed_and_cut() -> None:
             for i in range(100):
@@ -107,11 +113,7 @@ def test_the_server_gone_and_back(keys: Keys, executor: ExecutorName) -> None:
         thread = threading.Thread(target=feed_and_cut)
         thread.start()
         report = run(
-            keys,
-            sink,
-            executor,
-            seconds=1.8,
-            connection=keys.connection(proxy.address, socket_timeout=0.5),
+            keys, sink, executor, connection=keys.connection(proxy.address, socket_timeout=0.5)
         )
         thread.join()
     assert report.errors == {}

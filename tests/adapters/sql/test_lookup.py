@@ -60,12 +60,17 @@ class Ticks(TriggerSource):
 
 
 class Seen(Sink):
+    """Keeps the names seen; stops the run a few events after the first new one."""
+
     def __init__(self) -> None:
         super().__init__()
         self.names: list[str] = []
+        self.handle = pumpcore_executors.RunHandle()
 
     def process(self, context: Any, event: Any) -> None:
         self.names.append(event["name"])
+        if self.names[-3:] == ["new"] * 3:
+            self.handle.stop()
 
 
 def test_a_running_pump_sees_the_refreshed_table(db: Database, executor: ExecutorName) -> None:
@@ -73,7 +78,7 @@ def test_a_running_pump_sees_the_refreshed_table(db: Database, executor: Executo
     db.insert(table, "code, name", [("cz", "old")])
     lookup = MappingLookup(
         "Countries",
-        config={"refresh_period": 0.1},
+        config={"refresh_period": 0.05},
         provider=db.backend.lookup(db.connection(), table=table, key="code", value="name"),
     )
     sink = Seen()
@@ -85,13 +90,15 @@ def test_a_running_pump_sees_the_refreshed_table(db: Database, executor: Executo
     )
     pump = Pump([p])
     pump.add_lookup(lookup)
-    changer = threading.Timer(0.4, db.execute, (f"UPDATE {table} SET name = 'new'",))
+    changer = threading.Timer(0.25, db.execute, (f"UPDATE {table} SET name = 'new'",))
     changer.start()
     started = time.monotonic()
-    report = pumpcore_executors.run(pump, executor=executor, stop_after=1.2, **run_kwargs(executor))
+    report = pumpcore_executors.run(
+        pump, executor=executor, stop_after=10, handle=sink.handle, **run_kwargs(executor)
+    )
     changer.join()
     assert report.errors == {}
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 8
     assert sink.names[0] == "old"  # loaded before the first event
     assert sink.names[-1] == "new"
     first_new = sink.names.index("new")

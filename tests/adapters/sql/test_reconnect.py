@@ -59,15 +59,15 @@ def test_the_sink_reconnects_and_loses_nothing(db: Database, executor: ExecutorN
         source.on(PeriodicTrigger(0.02))
         p = Pipeline("Outage")
         p.build(source, sink)
-        cut = outage(proxy, 0.5, 0.8)
+        cut = outage(proxy, 0.3, 0.5)
         report = pumpcore_executors.run(
-            p, executor=executor, stop_after=2.0, **run_kwargs(executor)
+            p, executor=executor, stop_after=1.2, **run_kwargs(executor)
         )
         cut.join()
     assert report.errors == {}
     written = Counter(r[0] for r in db.execute(f"SELECT n FROM {table}"))
     assert set(written) == set(range(source.emitted))  # nothing lost
-    assert source.emitted > 200
+    assert source.emitted > 100
     assert sink.statistics().reconnects >= 1  # type: ignore[attr-defined]
     # A COMMIT cut in flight may be written again: at most one flush's rows twice.
     print(f"{db.name}/{executor}: duplicates {sum(written.values()) - len(written)}")
@@ -95,14 +95,14 @@ def test_the_source_fails_while_the_server_is_gone_and_reads_again_after(
         sink = ListSink()
         p = Pipeline("Gone")
         p.build(source, sink)
-        cut = outage(proxy, 0.3, 0.5)
+        cut = outage(proxy, 0.3, 0.4)
         report = pumpcore_executors.run(
-            p, executor=executor, stop_after=1.5, **run_kwargs(executor)
+            p, executor=executor, stop_after=1.1, **run_kwargs(executor)
         )
         cut.join()
     assert report.errors == {}
     assert report.statistics["Gone"].source_error >= 2
     cycles, rest = divmod(len(sink.events), 50)
     assert rest == 0  # whole cycles ...
-    assert cycles >= 6  # ... before and after the outage
+    assert cycles >= 4  # ... before and after the outage
     assert sink.events[-50:] == [{"n": i} for i in range(50)]
