@@ -82,7 +82,13 @@ def acknowledged(inbox: Path, ends: list[int]) -> int:
     return sum(1 for end in ends if end <= offset)
 
 
-def kill_and_restart(db: Database, tmp_path: Path, upsert: bool) -> list[int]:
+def kill_and_restart(db: Database, tmp_path: Path, upsert: bool) -> tuple[list[int], str]:
+    """Kill a pump into the sink KILLS times, restarting it each time, checking after each
+    kill that what was acknowledged is written; run it to the end; check every record came.
+
+    Returns: per kill, the rows committed past the last acknowledgement (written again by the
+    next run: duplicates without a key, rewrites with one), and the table.
+    """
     inbox = tmp_path / f"inbox-{upsert}"
     inbox.mkdir()
     lines = [f"{n} p{n}\n".encode() for n in range(RECORDS)]
@@ -116,27 +122,29 @@ def kill_and_restart(db: Database, tmp_path: Path, upsert: bool) -> list[int]:
         rows = Counter(r[0] for r in db.execute(f"SELECT n FROM {table}"))
         acked = acknowledged(inbox, ends)
         assert set(range(acked)) <= set(rows), f"{db.name} kill {kill}: acknowledged, not written"
-        duplicates.append(sum(rows.values()) - len(rows) - sum(duplicates))
+        # What this run committed past its last acknowledgement: the next run writes it again.
+        duplicates.append(sum(1 for n in rows if n >= acked))
     process = subprocess.Popen(argv, stderr=subprocess.PIPE)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 0, err.decode()[-2000:]
     rows = Counter(r[0] for r in db.execute(f"SELECT n FROM {table}"))
     assert set(rows) == set(range(RECORDS))
-    assert sum(rows.values()) - RECORDS == sum(duplicates)
+    assert sum(rows.values()) - RECORDS <= sum(duplicates)  # only what a kill left unacknowledged
     payloads = db.execute(f"SELECT n, payload FROM {table}")
     assert all(p == f"p{n}" for n, p in payloads)
-    return duplicates
+    return duplicates, table
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 @pytest.mark.parametrize("upsert", [False, True], ids=["insert", "upsert"])
 def test_sigkill_loses_no_acknowledged_row(db: Database, tmp_path: Path, upsert: bool) -> None:
-    duplicates = kill_and_restart(db, tmp_path, upsert)
+    duplicates, table = kill_and_restart(db, tmp_path, upsert)
     print(
-        f"{db.name} {'upsert' if upsert else 'insert'}: {len(duplicates)} kills, duplicates per "
-        f"kill: max {max(duplicates)}, total {sum(duplicates)}"
+        f"{db.name} {'upsert' if upsert else 'insert'}: {len(duplicates)} kills, rows committed "
+        f"past the acknowledgement per kill: max {max(duplicates)}, total {sum(duplicates)}"
     )
     assert len(duplicates) >= KILLS // 2, "most runs must be killed mid-stream"
     assert max(duplicates) <= MAX_DUPLICATES_PER_KILL
     if upsert:
-        assert sum(duplicates) == 0
+        rows = Counter(r[0] for r in db.execute(f"SELECT n FROM {table}"))
+        assert max(rows.values()) == 1  # rewritten, never duplicated
