@@ -3,6 +3,7 @@ fetches, on every executor; a refused query counted, the next firing trying agai
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import pumpcore_executors
@@ -73,3 +74,37 @@ def test_a_refused_query_is_counted_and_the_next_firing_runs_it_again(
     assert report.statistics["Retry"].source_error == 1
     assert sink.events
     assert set(map(str, sink.events)) == {str({"id": 7})}
+
+
+class Count(Sink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def process(self, context: Any, event: Any) -> None:
+        self.count += 1
+
+
+def test_a_large_result_streams_in_bounded_memory(db: Database, executor: ExecutorName) -> None:
+    rows = 30_000
+    query = (
+        f"SELECT g AS n, 'some text to make a row weigh' AS t FROM generate_series(1, {rows}) g"
+        if db.name == "postgres"
+        else f"SELECT seq AS n, 'some text to make a row weigh' AS t FROM seq_1_to_{rows}"
+    )
+    source = db.backend.source(
+        connection=db.connection(), config={"query": query, "fetch_size": 500}
+    ).on(RunOnceTrigger())
+    sink = Count()
+    p = Pipeline("Big")
+    p.build(source, sink)
+    tracemalloc.start()
+    try:
+        report = pumpcore_executors.run(p, executor=executor, **run_kwargs(executor))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.errors == {}
+    assert sink.count == rows
+    # The whole result as dicts would take about 10 MB; a fetch of 500 a few hundred KB.
+    assert peak < 3 * 2**20, f"peak {peak / 2**20:.1f} MiB"
