@@ -95,7 +95,7 @@ def test_bad_rows_are_counted_and_dead_lettered_and_the_rest_written(
 
 
 @hypothesis.settings(
-    max_examples=15,
+    max_examples=10,
     deadline=None,
     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
 )
