@@ -14,6 +14,9 @@ Rules:
    kept and sent again with the next one: the entries stay pending meanwhile, never lost.
 4. An entry deleted from the stream while pending (XREADGROUP returns it without fields) has
    nothing to deliver: it is acknowledged at once.
+5. An entry whose fields do not decode (``encoding``) is rejected (``Rejected``: counted as
+   ``event.rejected`` and dead-lettered by the pipeline) and acknowledged with its batch; the
+   entries around it are delivered.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import redis
 
 from pumpcore import ConfigError, ConfigRule
 from pumpcore.config import in_range, text_codec
-from pumpcore.lowlevel import Batch, BlockingSource, ReadResult
+from pumpcore.lowlevel import Batch, BlockingSource, ReadResult, Received, Rejected
 
 from ._connection import RedisConnection
 
@@ -50,6 +53,8 @@ class RedisStreamSource(BlockingSource):
         claim_idle: seconds after which entries pending at another consumer are taken over
             (XAUTOCLAIM); 0: never.
         encoding: how field names and values are decoded; empty: keep them as ``bytes``.
+        watch: False ends the input once a read finds nothing more (a batch job that drains
+            the stream, then the run ends); True waits for new entries forever.
 
     Example:
         >>> source = RedisStreamSource(
@@ -67,6 +72,7 @@ class RedisStreamSource(BlockingSource):
         "block": 0.1,
         "claim_idle": 0.0,
         "encoding": "utf-8",
+        "watch": True,
     }
     ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
         # A stop waits for a read in progress: a long block delays it.
@@ -104,6 +110,7 @@ class RedisStreamSource(BlockingSource):
         self._block_ms = max(1, int(float(config["block"]) * 1000))
         self._claim_idle = float(config["claim_idle"])
         self._encoding = str(config["encoding"])
+        self._watch = bool(config["watch"])
         for key in ("group", "consumer", "start_id"):
             if not str(config[key]):
                 raise ConfigError(f"{owner}: config key {key!r} must not be empty, got ''")
@@ -140,18 +147,14 @@ class RedisStreamSource(BlockingSource):
             if claimed:
                 return self._batch(client, claimed)
             self._claimed_at = time.monotonic()
-        return self._batch(
-            client,
-            self._entries(
-                client.xreadgroup(
-                    self.Group,
-                    self.Consumer,
-                    {self.Stream: ">"},
-                    count=max_items,
-                    block=self._block_ms,
-                )
-            ),
+        entries = self._entries(
+            client.xreadgroup(
+                self.Group, self.Consumer, {self.Stream: ">"}, count=max_items, block=self._block_ms
+            )
         )
+        if not entries and not self._watch:
+            return None  # drained
+        return self._batch(client, entries)
 
     def _claim(self, client: redis.Redis, count: int) -> list[Any]:
         """Entries idle at other consumers for ``claim_idle`` seconds, now ours."""
@@ -164,19 +167,36 @@ class RedisStreamSource(BlockingSource):
     def _entries(answer: Any) -> list[Any]:
         return list(answer[0][1]) if answer else []
 
-    def _batch(self, client: redis.Redis, entries: Sequence[Any]) -> Batch:
+    def _batch(self, client: redis.Redis, entries: Sequence[Any]) -> ReadResult:
+        """The entries as a ``Batch``; as records when one cannot be decoded (rule 5)."""
         gone = [entry_id for entry_id, fields in entries if fields is None]
         if gone:
             client.xack(self.Stream, self.Group, *gone)  # rule 4
         events, positions, contexts = [], [], []
         decode = self._decode
+        try:
+            for entry_id, fields in entries:
+                if fields is not None:
+                    events.append({decode(k): decode(v) for k, v in fields.items()})
+                    positions.append(entry_id)
+                    contexts.append({"redis_stream": self.Stream, "redis_id": entry_id.decode()})
+        except UnicodeDecodeError:
+            return self._records(entries)
+        return Batch(events, positions, contexts)
+
+    def _records(self, entries: Sequence[Any]) -> list[Received | Rejected]:
+        records: list[Received | Rejected] = []
         for entry_id, fields in entries:
             if fields is None:
                 continue
-            events.append({decode(k): decode(v) for k, v in fields.items()})
-            positions.append(entry_id)
-            contexts.append({"redis_stream": self.Stream, "redis_id": decode(entry_id)})
-        return Batch(events, positions, contexts)
+            context = {"redis_stream": self.Stream, "redis_id": entry_id.decode()}
+            try:
+                event = {self._decode(k): self._decode(v) for k, v in fields.items()}
+            except UnicodeDecodeError as exc:
+                records.append(Rejected(fields, f"not {self._encoding}: {exc}", entry_id, context))
+            else:
+                records.append(Received(event, entry_id, context))
+        return records
 
     def _decode(self, value: bytes) -> Any:
         return value.decode(self._encoding) if self._encoding else value
