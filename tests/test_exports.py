@@ -26,6 +26,9 @@ PUBLIC_PACKAGES = [
     "pumpcore_influxdb",
     "pumpcore_mqtt",
     "pumpcore_nats",
+    "pumpcore_mysql",
+    "pumpcore_postgres",
+    "pumpcore_redis",
     "pumpcore_socket",
     "pumpcore_stdio",
 ]
