@@ -2,14 +2,15 @@
 
 Pipelines and lookups live in a ``pumpcore.Pump`` (``PumpService.Pump``), which executors run
 and routers search. Connections and matrices are kept here, by id, for the components that
-``locate_connection``/``locate_matrix`` them (BSPump's ``"ESConnection"`` argument).
+``locate_connection``/``locate_matrix`` them (BSPump's ``"ESConnection"`` argument); connections
+are registered on the ``Pump`` too, where pumpcore's components given an id look.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pumpcore import Component, ConfigError, Pipeline, Pump, Source
+from pumpcore import Component, ConfigError, Configurable, Pipeline, Pump, Source
 from pumpcore.lookup import Lookup
 
 from .asab import Service
@@ -66,6 +67,9 @@ class PumpService(Service):
         if current is not None and current is not connection:
             raise ConfigError(f"PumpService: two connections with id {cid!r}")
         self.Connections[cid] = connection
+        if isinstance(connection, Configurable):
+            # pumpcore's own components given a connection id find it on the pump
+            self.Pump.add_connection(connection)
         return connection
 
     def add_connections(self, *connections: Any) -> None:
