@@ -4,9 +4,9 @@
 Components take BSPump's ``(app, pipeline, id=None, config=None)``; ``BSPumpApplication`` reads
 ``-c CONFIG`` and runs the pipelines registered in ``app.get_service("bspump.PumpService")`` on
 a pumpcore executor (asyncio by default, as BSPump). Submodules (``bspump.common``,
-``bspump.http``, ``bspump.trigger``…) load on first use, so ``bspump.kafka`` raises an
-ImportError naming the missing adapter only when a pump uses it. Differences and their one-line
-changes: ``docs/migrating-from-bspump.md``.
+``bspump.http``, ``bspump.kafka``…) load on first use, so ``bspump.kafka`` raises an
+ImportError naming the extra to install only when a pump uses it and its client library is
+missing. Differences and their one-line changes: ``docs/migrating-from-bspump.md``.
 
 Install with ``pip install "pumpcore[bspump]"``.
 """
@@ -20,7 +20,7 @@ from ._app import BSPumpApplication as BSPumpApplication
 from ._components import Generator as Generator
 from ._components import Processor as Processor
 from ._components import Sink as Sink
-from ._later import LATER, missing
+from ._later import ADAPTERS, LATER, missing
 from ._pipeline import Pipeline as Pipeline
 from ._service import PumpService as PumpService
 from ._sources import Source as Source
@@ -35,7 +35,7 @@ def __getattr__(name: str) -> ModuleType:
     """``bspump.common``, ``bspump.http``…: imported on first use (BSPump's ``import
     bspump.http`` becomes an attribute access once the import line reads ``import
     pumpcore_bspump as bspump``)."""
-    if name in _SUBMODULES:
+    if name in _SUBMODULES or name in ADAPTERS:
         return importlib.import_module(f"{__name__}.{name}")
     if name in LATER:
         raise missing(name)

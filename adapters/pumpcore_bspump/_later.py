@@ -1,16 +1,18 @@
-"""BSPump modules whose pumpcore adapters are not part of this installation yet.
+"""BSPump modules over pumpcore's optional adapters, and those still to write.
 
-Each is a thin ``pumpcore_bspump/<name>.py`` to add once its adapter lands (``adapt`` lines
-over the adapter's classes, as ``http.py`` does); until then ``bspump.<name>`` raises an
-ImportError naming what is missing, and the name is removed from ``LATER`` when its file comes.
+``ADAPTERS`` lists the thin ``pumpcore_bspump/<name>.py`` modules over an adapter that an extra
+installs: when its client library is missing, ``bspump.<name>`` raises an ImportError naming the
+extra (``needs``). ``LATER`` lists BSPump modules whose file is still to write (``adapt`` lines
+over the adapter's classes, as ``http.py`` does): ``bspump.<name>`` raises an ImportError naming
+what is missing, and the name moves to ``ADAPTERS`` when its file comes.
 """
 
 from __future__ import annotations
 
 import importlib.util
 
-# BSPump's module name: (the pumpcore package it will wrap, the extra that installs it).
-LATER: dict[str, tuple[str, str]] = {
+# BSPump's module name: (the pumpcore package it wraps, the extra that installs it).
+ADAPTERS: dict[str, tuple[str, str]] = {
     "amqp": ("pumpcore_amqp", "amqp"),
     "elasticsearch": ("pumpcore_elasticsearch", "elasticsearch"),
     "influxdb": ("pumpcore_influxdb", "influxdb"),
@@ -21,6 +23,20 @@ LATER: dict[str, tuple[str, str]] = {
     "postgresql": ("pumpcore_postgres", "postgres"),
     "redis": ("pumpcore_redis", "redis"),
 }
+
+# BSPump's module name: (the pumpcore package it will wrap, the extra that installs it).
+LATER: dict[str, tuple[str, str]] = {}
+
+
+def needs(name: str, cause: ImportError) -> ImportError:
+    """The error for ``bspump.<name>``, one of ``ADAPTERS``, whose adapter could not be imported
+    (its client library is not installed)."""
+    package, extra = ADAPTERS[name]
+    return ImportError(
+        f"bspump.{name} needs pumpcore's adapter {package!r} and its client library: "
+        f"pip install 'pumpcore[{extra}]' ({cause})",
+        name=f"pumpcore_bspump.{name}",
+    )
 
 
 def _installed(package: str) -> bool:

@@ -158,16 +158,6 @@ def test_pandas_examples_need_old_pandas(examples: Path, name: str) -> None:
     pytest.xfail(why)
 
 
-def test_elasticsearch_example_names_the_missing_adapter(examples: Path) -> None:
-    done = run_pump(examples / "elasticsearch_source.py")
-    assert done.returncode == 1
-    assert (
-        "ImportError: bspump.elasticsearch needs pumpcore's adapter package "
-        "'pumpcore_elasticsearch', which is not installed"
-    ) in done.stderr
-    pytest.xfail("needs pumpcore_elasticsearch (bspump.elasticsearch), not available yet")
-
-
 def test_websocket_server_needs_its_listen_address(examples: Path) -> None:
     done = run_pump(examples / "websocket_server.py")
     assert done.returncode == 1

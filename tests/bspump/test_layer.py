@@ -210,13 +210,17 @@ def test_pump_service_registries() -> None:
         app.get_service("nope")
 
 
-def test_unwritten_modules_name_what_is_missing() -> None:
-    with pytest.raises(ImportError, match=r"bspump\.kafka needs pumpcore's adapter package 'pum"):
-        bspump.kafka  # noqa: B018
-    with pytest.raises(ImportError, match=r"'pumpcore_mysql'.*pumpcore\[mysql\]"):
-        from pumpcore_bspump import mysql  # noqa: F401
+def test_unwritten_modules_name_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pumpcore_bspump import _later
+
+    monkeypatch.setitem(_later.LATER, "cassandra", ("pumpcore_cassandra", "cassandra"))
+    with pytest.raises(ImportError, match=r"bspump\.cassandra needs pumpcore's adapter package"):
+        bspump.cassandra  # noqa: B018
+    with pytest.raises(ImportError, match=r"'pumpcore_cassandra'.*pumpcore\[cassandra\]"):
+        from pumpcore_bspump import cassandra  # noqa: F401
     with pytest.raises(AttributeError, match="has no attribute 'kafak'"):
         bspump.kafak  # noqa: B018
+    assert bspump.kafka.KafkaSource.__module__ == "pumpcore_bspump.kafka"
 
 
 def test_pubsub_trigger_uses_the_application_pubsub() -> None:
@@ -252,6 +256,6 @@ def test_file_source_and_generator_with_bspump_signatures(
 def test_an_installed_adapter_without_signatures_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     from pumpcore_bspump import _later
 
-    monkeypatch.setitem(_later.LATER, "kafka", ("json", "kafka"))  # an installed package
-    with pytest.raises(ImportError, match=r"bspump\.kafka: 'json' is installed but its BSPump sig"):
-        bspump.kafka  # noqa: B018
+    monkeypatch.setitem(_later.LATER, "cassandra", ("json", "cassandra"))  # an installed package
+    with pytest.raises(ImportError, match=r"bspump\.cassandra: 'json' is installed but its BSPump"):
+        bspump.cassandra  # noqa: B018

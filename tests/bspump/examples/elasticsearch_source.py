@@ -9,6 +9,7 @@ class SamplePipeline(bspump.Pipeline):
             # Adding ES Source component with trigger set up to trigger data every 5 seconds
             bspump.elasticsearch.ElasticSearchSource(app, self, "ESConnection").on(bspump.trigger.PeriodicTrigger(app, 5)),
             # Rest of the pipeline with source and processors
+            bspump.common.PPrintSink(app, self),
         )
 
 
