@@ -29,11 +29,11 @@ try:
 except ImportError as _exc:
     raise needs("elasticsearch", _exc) from None
 
-from pumpcore import ConfigRule, Settings, use_settings
+from pumpcore import ConfigRule
 from pumpcore.config import non_empty, one_of
-from pumpcore.lookup import MappingLookup
 
-from ._adapt import BSPumpConnected, adapt_connection, check_arguments, locate_connection
+from ._adapt import BSPumpConnected, adapt_connection
+from ._lookups import ConnectionLookup
 
 __all__ = (
     "DataFeeder",
@@ -84,7 +84,7 @@ class ElasticSearchAggsSource(BSPumpConnected, _es.ElasticSearchAggsSource):
     BSPumpPositional = ("request_body", "id", "config")
 
 
-class ElasticSearchLookup(MappingLookup):
+class ElasticSearchLookup(ConnectionLookup):
     """BSPump's ``ElasticSearchLookup(app, connection, id=None, config=None, lazy=False)``: the
     documents of ``index`` by ``key`` (``_id`` by default), loaded whole and refreshed every
     ``refresh_period`` seconds (BSPump asked per key; a table in memory never blocks a
@@ -93,33 +93,12 @@ class ElasticSearchLookup(MappingLookup):
     Config: ``index`` (required), ``key``, ``refresh_period``, ``optional``.
     """
 
+    ConnectionClass = _es.ElasticSearchConnection
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {"index": "", "key": "_id"}
     ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {"index": non_empty(), "key": non_empty()}
 
-    def __init__(
-        self,
-        app: object = None,
-        connection: Any = None,
-        id: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        lazy: bool = False,
-    ) -> None:
-        owner = type(self).__name__
-        check_arguments(owner, app, None, id, config)
-        self.App = app
-        self.Connection = locate_connection(owner, app, connection, _es.ElasticSearchConnection)
-        settings = getattr(app, "Settings", None)
-        if not isinstance(settings, Settings):
-            settings = Settings()
-        # [lookup:ID] read at construction, so a lookup configured by its section alone is
-        # valid from the start (pumpcore lays it over the defaults after a first resolution)
-        merged = {**settings.section(f"lookup:{id or owner}"), **(config or {})}
-        with use_settings(settings):
-            super().__init__(id, merged, lazy=lazy)
-
-    def apply_config(self) -> None:
-        """The provider for ``index`` and ``key``, then the lookup's own keys."""
-        super().apply_config()
-        self.provider = _es.ElasticSearchLookupProvider(
+    def make_provider(self) -> Any:
+        """``ElasticSearchLookupProvider`` for ``index`` and ``key``."""
+        return _es.ElasticSearchLookupProvider(
             self.Connection, str(self.Config["index"]), key=str(self.Config["key"])
         )
