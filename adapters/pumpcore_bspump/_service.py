@@ -115,6 +115,11 @@ class PumpService(Service):
         self.Matrices[mid] = matrix
         return matrix
 
+    def add_matrixes(self, *matrixes: Any) -> None:
+        """Register several matrices (BSPump's name)."""
+        for matrix in matrixes:
+            self.add_matrix(matrix)
+
     def locate_matrix(self, matrix_id: str) -> Any:
         """The matrix with this id; KeyError naming the known ids when absent."""
         try:

@@ -174,8 +174,10 @@ def test_session_analyzer_with_named_columns(executor: ExecutorName) -> None:
 
     with pytest.raises(ConfigError, match=r"column 'name' has dtype '<U20'; matrix cells are"):
         Visits(app, pipeline, dtype=[("name", "U20"), ("count", "i8")])
-    shared = svc.add_matrix(analyzer.SessionMatrix(app, [("n", "f8")], id="S"))
+    shared, other = analyzer.SessionMatrix(app, [("n", "f8")], id="S"), analyzer.SessionMatrix(app)
+    svc.add_matrixes(shared, other)
     assert Visits(app, pipeline, "S").Sessions is shared
+    assert svc.locate_matrix("SessionMatrix") is other
 
 
 def test_threshold_alarms_become_anomalies(executor: ExecutorName) -> None:
