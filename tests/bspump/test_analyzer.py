@@ -256,3 +256,19 @@ def test_without_numpy_the_module_says_what_to_install(monkeypatch: pytest.Monke
     monkeypatch.delitem(sys.modules, "pumpcore_bspump.analyzer")
     with pytest.raises(ImportError, match=r"needs numpy .* pip install 'pumpcore\[numpy\]'"):
         importlib.import_module("pumpcore_bspump.analyzer")
+
+
+def test_time_window_analyzer_arguments_in_bspumps_order() -> None:
+    app = app_with()
+    pipeline = bspump.Pipeline(app, "P")
+    # matrix_id, dtype, columns, analyze_on_clock, resolution, start_time, clock_driven, id
+    counter = RouteCounter(app, pipeline, None, "i8", 4, True, 10, 1000, False, "Counter")
+    matrix = counter.TimeWindow
+    assert (matrix.Columns, matrix.Resolution, matrix.Start) == (4, 10, 1010)
+    assert counter.AnalyzeOnClock
+    assert not matrix.ClockDriven
+    assert matrix.Id == "CounterMatrix"
+    row = matrix.add_row("/a")
+    assert matrix.Array.dtype == np.dtype("int64")
+    assert matrix.get_column(995) is not None  # within the matrix before its head
+    assert matrix.Array[row].tolist() == [0, 0, 0, 0]
