@@ -22,7 +22,8 @@ Rules:
 4. When the cluster cannot be reached, or keeps refusing items retrying could help, after every
    retry, ``flush`` raises ``ElasticSearchError``: the run acknowledges nothing more from the
    sources feeding this sink (a restart replays), and the items not written stay buffered,
-   first in line for the next flush. Nothing is dropped silently.
+   first in line for the next flush. A dead-letter sink that raises makes ``flush`` raise too
+   (that chunk's items are then left to the replay). Nothing is dropped silently.
 5. An event that cannot be encoded (not JSON, no ``_id`` for an update, no time for a dated
    index) raises from ``process``: the pipeline's error policy and dead-letter sink handle it.
 """
