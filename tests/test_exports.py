@@ -17,9 +17,11 @@ PUBLIC_PACKAGES = [
     "pumpcore.analyzer",
     "pumpcore.testing",
     "pumpcore_executors",
+    "pumpcore_elasticsearch",
     "pumpcore_files",
     "pumpcore_ftp",
     "pumpcore_http",
+    "pumpcore_influxdb",
     "pumpcore_socket",
     "pumpcore_stdio",
 ]
