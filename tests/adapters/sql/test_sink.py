@@ -95,7 +95,7 @@ def test_bad_rows_are_counted_and_dead_lettered_and_the_rest_written(
 
 
 @hypothesis.settings(
-    max_examples=10,
+    max_examples=6,
     deadline=None,
     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
 )
@@ -106,7 +106,7 @@ def test_bad_rows_are_counted_and_dead_lettered_and_the_rest_written(
     method=st.sampled_from(["copy", "insert"]),
 )
 def test_every_bad_row_is_counted_and_every_good_row_written_once(
-    db: Database, kinds: list[str], method: str
+    db: Database, executor: ExecutorName, kinds: list[str], method: str
 ) -> None:
     table = db.table(f"id {db.backend.int_type}, n {db.backend.int_type} NOT NULL")
     events: list[Any] = []
@@ -123,7 +123,7 @@ def test_every_bad_row_is_counted_and_every_good_row_written_once(
     if db.name == "postgres":
         config["method"] = method
     sink = db.backend.sink(connection=db.connection(), config=config)
-    report, failures = write(db, sink, events)
+    report, failures = write(db, sink, events, executor)
     assert [r[0] for r in db.execute(f"SELECT id FROM {table} ORDER BY id")] == [
         i for i, k in enumerate(kinds) if k == "good"
     ]
