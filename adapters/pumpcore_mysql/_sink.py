@@ -172,9 +172,10 @@ class MySQLSink(BlockingSink):
             KeyError: a column is missing from a mapping event.
             TypeError: the event is neither a mapping nor a sequence of ``len(Columns)``.
         """
-        if isinstance(event, Mapping):
+        values: tuple[Any, ...]
+        if type(event) is dict or isinstance(event, Mapping):
             try:
-                values = [event[c] for c in self.Columns]
+                values = tuple(map(event.__getitem__, self.Columns))
             except KeyError as exc:
                 raise KeyError(
                     f"{type(self).__name__} {self.Id!r}: the event has no column {exc.args[0]!r}"
@@ -185,12 +186,15 @@ class MySQLSink(BlockingSink):
                     f"{type(self).__name__} {self.Id!r}: a row of {len(event)} values for "
                     f"{len(self.Columns)} columns"
                 )
-            values = list(event)
+            values = tuple(event)
         else:
             raise TypeError(
                 f"{type(self).__name__} {self.Id!r}: cannot write a {type(event).__name__} as a row"
             )
-        return tuple(self._value(c, v) for c, v in zip(self.Columns, values, strict=True))
+        for value in values:
+            if value is not None and not isinstance(value, _SCALARS):  # the slow path only then
+                return tuple(self._value(c, v) for c, v in zip(self.Columns, values, strict=True))
+        return values
 
     def _value(self, column: str, value: Any) -> Any:
         """A value as PyMySQL sends it: scalars as they are, ``dict`` and ``list`` as JSON.

@@ -179,9 +179,10 @@ class PostgreSQLSink(BlockingSink):
             KeyError: a column is missing from a mapping event.
             TypeError: the event is neither a mapping nor a sequence of ``len(Columns)``.
         """
-        if isinstance(event, Mapping):
+        values: tuple[Any, ...]
+        if type(event) is dict or isinstance(event, Mapping):
             try:
-                values = [event[c] for c in self.Columns]
+                values = tuple(map(event.__getitem__, self.Columns))
             except KeyError as exc:
                 raise KeyError(
                     f"{type(self).__name__} {self.Id!r}: the event has no column {exc.args[0]!r}"
@@ -192,12 +193,15 @@ class PostgreSQLSink(BlockingSink):
                     f"{type(self).__name__} {self.Id!r}: a row of {len(event)} values for "
                     f"{len(self.Columns)} columns"
                 )
-            values = list(event)
+            values = tuple(event)
         else:
             raise TypeError(
                 f"{type(self).__name__} {self.Id!r}: cannot write a {type(event).__name__} as a row"
             )
-        return tuple(Jsonb(v) if isinstance(v, dict | list) else v for v in values)
+        for value in values:
+            if isinstance(value, dict | list):  # rare: the slow path only then
+                return tuple(Jsonb(v) if isinstance(v, dict | list) else v for v in values)
+        return values
 
     def process(self, context: Context, event: Any) -> None:
         """Buffer the event's row for the next flush (rule 1: a bad event raises here)."""
