@@ -17,7 +17,7 @@ Generators and sinks cannot be async or blocking (``AsyncSink``/``BlockingSink``
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._config import BSPUMP_HINT, Configurable
@@ -251,6 +251,23 @@ class Source(Component):
             pipeline.process(event, context)
         else:
             link.process(pipeline, event, context)  # serialized with the executor's processing
+
+    def process_many(
+        self, events: Sequence[Any], contexts: Sequence[Context] | None = None
+    ) -> None:
+        """Send ``events`` (with their ``contexts``, or a fresh one each) through the pipeline,
+        in order, as ``process`` would one by one: from a worker thread it crosses to the
+        executor's thread once for all of them, not once per event (a ``cycle`` reading rows
+        in chunks: a database cursor's ``fetchmany``)."""
+        pipeline = self.Pipeline
+        if pipeline is None:
+            raise RuntimeError(f"source {self.Id!r} is not part of a pipeline")
+        link = pipeline.Executor
+        if link is None:
+            for i, event in enumerate(events):
+                pipeline.process(event, None if contexts is None else contexts[i])
+        else:
+            link.process_many(pipeline, events, contexts)
 
     def exhausted(self) -> bool:
         """True when the source will never produce another event (finite sources only)."""

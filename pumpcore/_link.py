@@ -11,6 +11,9 @@ Rules:
    sets it when it starts and clears it when it has stopped.
 2. ``process`` is how a source hands an event to its pipeline; the executor serializes it with
    its own processing (the core is not thread-safe) and may wait for readiness first.
+   ``process_many`` does the same for several events in order, crossing to the executor's
+   thread once for all of them rather than once each (a blocking ``cycle`` that reads rows
+   in chunks); it waits for readiness again wherever the pipeline stops taking part-way.
 3. ``changed()`` completes after the next change an awaiting caller may care about (events were
    taken, readiness changed, the run is stopping). It only exists under async executors.
 4. ``offload(call)`` runs one call of an async or blocking step, off the pipeline's thread if it
@@ -27,7 +30,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
@@ -93,6 +96,20 @@ class ExecutorLink(Protocol):
 
         Called by ``Source.process``; may block the calling worker thread while the pipeline is
         throttled.
+        """
+        ...
+
+    def process_many(
+        self, pipeline: Pipeline, events: Sequence[Any], contexts: Sequence[Context] | None
+    ) -> None:
+        """Process ``events`` (with their ``contexts``, or a fresh one each) in order on
+        ``pipeline``, as ``process`` would one by one (rule 2). Called by
+        ``Source.process_many``; may block the calling worker thread while the pipeline is
+        throttled.
+
+        Raises:
+            PipelineStoppedError: the pipeline stopped before taking them all (the events
+                after the last one taken were not processed).
         """
         ...
 

@@ -17,7 +17,8 @@ class TriggerSource(Source):
 
     ``cycle`` may be a plain method (blocking calls are fine: async executors run it in a worker
     thread) or an ``async def`` (run on the executor's loop). Inside it, ``self.process(event)``
-    sends an event through the pipeline.
+    sends an event through the pipeline; ``self.process_many(events)`` sends a chunk of them
+    with one trip to the executor's thread (what a cycle reading rows in chunks should use).
 
     Example:
         >>> from pumpcore.trigger import PeriodicTrigger

@@ -22,6 +22,9 @@ PUBLIC_PACKAGES = [
     "pumpcore_ftp",
     "pumpcore_http",
     "pumpcore_influxdb",
+    "pumpcore_mysql",
+    "pumpcore_postgres",
+    "pumpcore_redis",
     "pumpcore_socket",
     "pumpcore_stdio",
 ]

@@ -169,6 +169,16 @@ class _AsyncRunner:
             return
         anyio.from_thread.run(self._process_from_worker, pipeline, event, context)
 
+    def process_many(
+        self, pipeline: Pipeline, events: Sequence[Any], contexts: Sequence[Context] | None
+    ) -> None:
+        """As ``process`` for each event; from a worker thread, one trip for all of them."""
+        if threading.get_ident() == self._loop_thread:
+            for i, event in enumerate(events):
+                self.process(pipeline, event, None if contexts is None else contexts[i])
+            return
+        anyio.from_thread.run(self._process_many_from_worker, pipeline, events, contexts)
+
     def is_owner_thread(self) -> bool:
         """True on the loop's thread."""
         return threading.get_ident() == self._loop_thread
@@ -242,6 +252,28 @@ class _AsyncRunner:
             raise PipelineStoppedError("the run is failing") from None
         finally:
             self.notify()
+
+    async def _process_many_from_worker(
+        self, pipeline: Pipeline, events: Sequence[Any], contexts: Sequence[Context] | None
+    ) -> None:
+        taken = 0
+        while taken < len(events):
+            while self.machine.flushing or not (
+                pipeline.is_ready() or pipeline.is_error() or pipeline.is_stopped()
+            ):
+                await self.changed()
+            rest = None if contexts is None else contexts[taken:]
+            if pipeline.is_error() or pipeline.is_stopped():
+                pipeline.process(events[taken], None if rest is None else rest[0])  # raises
+            try:
+                taken += pipeline.process_batch(events[taken:], rest)
+            except Exception:
+                raise
+            except BaseException as exc:
+                self._fail_run(exc)  # as in _process_from_worker
+                raise PipelineStoppedError("the run is failing") from None
+            finally:
+                self.notify()
 
     def _signal_change(self) -> None:
         if self._changed is not None:

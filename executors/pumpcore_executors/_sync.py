@@ -74,6 +74,15 @@ class _SyncLink:
         """Process at once (there is only this thread)."""
         pipeline.process(event, context)
 
+    def process_many(
+        self, pipeline: Pipeline, events: Sequence[Any], contexts: Sequence[Context] | None
+    ) -> None:
+        """Process them at once, in order (there is only this thread): as a batch, then one by
+        one from where the pipeline stopped taking (as ``process`` would each)."""
+        taken = pipeline.process_batch(events, contexts)
+        for i in range(taken, len(events)):
+            pipeline.process(events[i], None if contexts is None else contexts[i])
+
     def offload(self, call: Offload) -> None:
         """Run the call now: inline, or on the bridge's loop for an ``async def``."""
         try:

@@ -73,6 +73,35 @@ class _Request:
         self.future: concurrent.futures.Future[None] = concurrent.futures.Future()
 
 
+class _ManyRequest:
+    """Events a worker thread asks the coordinator to process, in order, as the pipeline
+    takes them (``ExecutorLink.process_many``)."""
+
+    __slots__ = ("contexts", "events", "future", "pipeline", "taken")
+
+    def __init__(
+        self, pipeline: Pipeline, events: Sequence[Any], contexts: Sequence[Context] | None
+    ) -> None:
+        self.pipeline = pipeline
+        self.events = events
+        self.contexts = contexts
+        self.taken = 0
+        self.future: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def serve(self) -> bool:
+        """Process what the pipeline takes now; True once every event was taken.
+
+        Raises:
+            PipelineStoppedError: the pipeline stopped before taking them all.
+        """
+        pipeline, taken = self.pipeline, self.taken
+        rest = None if self.contexts is None else self.contexts[taken:]
+        if pipeline.is_error() or pipeline.is_stopped():
+            pipeline.process(self.events[taken], None if rest is None else rest[0])  # raises
+        self.taken += pipeline.process_batch(self.events[taken:], rest)
+        return self.taken == len(self.events)
+
+
 class _ThreadsRunner:
     def __init__(
         self,
@@ -100,7 +129,7 @@ class _ThreadsRunner:
         self.inbox = Inbox()
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, "pumpcore-worker")
         self.handle = handle
-        self.held: list[_Request] = []
+        self.held: list[_Request | _ManyRequest] = []
         self.stop_requested = False
         self.fatal: BaseException | None = None  # raised by ``run`` once the run stopped
         self.parts = BlockingParts(lambda command, exc: self.inbox.put((command, exc)))
@@ -130,6 +159,18 @@ class _ThreadsRunner:
             pipeline.process(event, context)
             return
         request = _Request(pipeline, event, context)
+        self.inbox.put_open(request)
+        request.future.result()
+
+    def process_many(
+        self, pipeline: Pipeline, events: Sequence[Any], contexts: Sequence[Context] | None
+    ) -> None:
+        """As ``process`` for each event; from a worker, one hand-over for all of them."""
+        if self.inbox.is_owner_thread():
+            for i, event in enumerate(events):
+                pipeline.process(event, None if contexts is None else contexts[i])
+            return
+        request = _ManyRequest(pipeline, events, contexts)
         self.inbox.put_open(request)
         request.future.result()
 
@@ -245,7 +286,7 @@ class _ThreadsRunner:
             self.stop_requested = True
         elif isinstance(item, Call):
             item.run()
-        elif isinstance(item, _Request):
+        elif isinstance(item, _Request | _ManyRequest):
             self.held.append(item)
         elif isinstance(item, tuple):
             command, exc = item
@@ -259,14 +300,20 @@ class _ThreadsRunner:
     def _serve_held(self) -> bool:
         """Process the events workers handed over whose pipeline is ready; True if any."""
         served = False
-        keep = []
+        keep: list[_Request | _ManyRequest] = []
         for request in self.held:
             pipeline = request.pipeline
             if pipeline.is_ready() or pipeline.is_error() or pipeline.is_stopped() or self.closed:
                 try:
                     if self.closed:
                         raise PipelineStoppedError("the pump is stopping")
-                    pipeline.process(request.event, request.context)
+                    if isinstance(request, _ManyRequest):
+                        if not request.serve():
+                            keep.append(request)  # throttled part-way: the rest waits
+                            served = True
+                            continue
+                    else:
+                        pipeline.process(request.event, request.context)
                 except PipelineStoppedError as exc:
                     request.future.set_exception(exc)
                 except BaseException as exc:
@@ -326,7 +373,7 @@ class _ThreadsRunner:
         """The run is over: whoever still waits on the coordinator is told so."""
         stopped = PipelineStoppedError("the run is over")
         for item in self.held + self.inbox.close():
-            if isinstance(item, _Request):
+            if isinstance(item, _Request | _ManyRequest):
                 item.future.set_exception(stopped)
         self.held = []
 

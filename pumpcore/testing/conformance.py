@@ -465,8 +465,8 @@ class SourceCheck:
     Attributes:
         acknowledged: events covered by the positions the first run acknowledged.
         replayed: events the restarted source emitted (from the first not acknowledged).
-        bad_input_failures: failures the run with bad input counted (source errors, warnings
-            and errors); None without ``make_bad_input``.
+        bad_input_failures: failures the run with bad input counted (source errors, warnings,
+            errors and rejected inputs); None without ``make_bad_input``.
         sources: the source of each run, after it (e.g. for the adapter's own statistics).
     """
 
@@ -519,8 +519,9 @@ def check_source(
     2. A restart, with ``count // 2`` records more: the source must emit exactly the events
        after the last acknowledged position, then the new ones, and everything is acknowledged.
     3. With ``make_bad_input``: bad input, then good records, under the soft policy: the run
-       must count the bad input as a failure (``source.error``, a warning or an error) and
-       still emit and acknowledge the good records.
+       must count the bad input as a failure (``source.error``, a warning, an error, or an
+       input the source rejected, ``event.rejected``) and still emit and acknowledge the good
+       records.
 
     Every run must close the sink, then the source, each exactly once, after the final flush
     and acknowledgements.
@@ -590,7 +591,7 @@ def check_source(
         sources.append(third)
         tagger, sink, journal, stats = _run_checked(third, [], executor, "soft", batch_size)
         journal.check("check_source, with bad input")
-        failures = stats.source_error + stats.warning + stats.error
+        failures = stats.source_error + stats.warning + stats.error + stats.rejected
         _expect(failures > 0, f"the bad input was not counted: {stats}")
         emitted = [e for _, e in sink.durable]
         _expect(all(e in emitted for e in good), "good input after bad input was lost")

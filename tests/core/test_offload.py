@@ -6,7 +6,7 @@ A fake link collects the offloaded calls; the tests resume them in whatever orde
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import pytest
@@ -35,6 +35,12 @@ class FakeLink:
 
     def process(self, pipeline: Pipeline, event: Any, context: Context | None) -> None:
         pipeline.process(event, context)
+
+    def process_many(
+        self, pipeline: Pipeline, events: Sequence[Any], contexts: Sequence[Context] | None
+    ) -> None:
+        for i, event in enumerate(events):
+            pipeline.process(event, None if contexts is None else contexts[i])
 
     def offload(self, call: Offload) -> None:
         self.calls.append(call)
