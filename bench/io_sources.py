@@ -228,7 +228,7 @@ class Webhook(HTTPServerSource):
     run's stop sequence commits them)."""
 
     def __init__(self, n: int) -> None:
-        super().__init__(config={"listen": "127.0.0.1 0"})
+        super().__init__(config={"address": "127.0.0.1 0"})
         self.n = n
 
     async def read(self, max_items: int) -> Sequence[Received | Rejected] | None:

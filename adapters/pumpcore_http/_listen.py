@@ -1,14 +1,21 @@
-"""What the server sources (``HTTPServerSource``, ``WebSocketSource``) share: the ``listen``
-address, the listener, the accept loop and the queue between connections and ``read``.
+"""What the server sources (``HTTPServerSource``, ``WebSocketSource``) share: the ``address``,
+the listener, the accept loop, the resource limits and the queue between connections and
+``read``.
 
 Rules:
-1. ``open`` binds (port 0 picks a free port; ``address`` tells which), so a bind error fails the
-   run at start with the address in the message, and a client in the same run can learn the port
-   before anything is sent. ``serve`` accepts; ``aclose`` unbinds.
-2. Connections hand what they receive to a queue that ``read`` drains. Its bound and what
-   reaching it means are the protocol's choice: the webhook counts requests (``queue_size``)
-   and answers 503 at once, the WebSocket server counts bytes (``buffer_size``) and stops
-   reading the connection (TCP pushes back on the client).
+1. ``open`` binds (port 0 picks a free port; the ``address`` property tells which), so a bind
+   error fails the run at start with the address in the message, and a client in the same run
+   can learn the port before anything is sent. ``serve`` accepts; ``aclose`` unbinds. Sockets
+   are the socket adapter's (``pumpcore_socket/_rawsock.py``): a connection is read only when
+   its handler asks, on every backend (anyio's asyncio streams read ahead without bound, so a
+   stalled handler let a client push hundreds of MiB into the server).
+2. Connections hand what they receive to a queue that ``read`` drains, each item with its size
+   in bytes, taken from the source's budget (``max_buffered_bytes``) and given back when
+   ``read`` hands it over. What a full budget means is the protocol's choice: the webhook
+   answers 503 at once (as for a full ``queue_max_size``), the WebSocket server stops reading
+   the connection (TCP pushes back on the client). The connection cap and the idle timeout are
+   ``pumpcore_socket/_limits.py``'s (``max_connections``, ``idle_timeout``); each refusal and
+   timeout is counted.
 3. A connection's failure ends that connection only. A peer that goes away is routine (logged at
    debug); anything else is logged and counted, and the server goes on accepting. A failing
    ``accept`` (out of file descriptors) is retried after a pause instead of ending ``serve``.
@@ -24,14 +31,25 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
-from anyio.abc import ByteStream, SocketAttribute, SocketListener, SocketStream, TaskGroup
+from anyio.abc import ByteStream, SocketAttribute
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from pumpcore_socket._address import Address
+from pumpcore_socket._limits import (
+    BUDGET_DEFAULTS,
+    BUDGET_RULES,
+    CONNECTION_DEFAULTS,
+    CONNECTION_RULES,
+    Budget,
+    ConnectionSlots,
+)
+from pumpcore_socket._rawsock import SocketListener, bind_stream
 
-from pumpcore import AsyncSource, ConfigError, Received, config_value_repr
+from pumpcore import AsyncSource, ConfigError, ConfigRule, Received, config_value_repr
 from pumpcore.lowlevel import Rejected
 
 if TYPE_CHECKING:
@@ -42,10 +60,10 @@ log = logging.getLogger("pumpcore.http")
 # How long one ``read`` waits for the first event. Short, because a stop waits for a read in
 # progress, and the sync executor's thread is held while it waits.
 READ_WAIT = 0.05
-# Pause after a failed ``accept`` (EMFILE and the like) before trying again.
-ACCEPT_RETRY = 0.1
 # The most bytes asked of a socket at once.
 RECEIVE_SIZE = 65536
+# Connections the kernel queues before ``accept``.
+BACKLOG = 128
 
 # A connection ending under us: the peer reset it, closed it or vanished.
 GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError)
@@ -70,8 +88,8 @@ def parse_listen(owner: str, value: Any) -> tuple[str | None, int]:
     host = host.strip().strip("[]")
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(
-            f"{owner}: config key 'listen' expects 'host port' (e.g. '0.0.0.0 8080'), got "
-            f"{config_value_repr('listen', value)}"
+            f"{owner}: config key 'address' expects 'host port' (e.g. '0.0.0.0 8080'), got "
+            f"{config_value_repr('address', value)}"
         )
     return (None if host in ("", "*") else host), int(port)
 
@@ -84,7 +102,7 @@ async def receive_or_none(stream: ByteStream) -> bytes | None:
         return None
 
 
-def peer_of(stream: SocketStream) -> tuple[str, int]:
+def peer_of(stream: ByteStream) -> tuple[str, int]:
     """The remote ``(host, port)`` of a connection (``("", 0)`` when the socket cannot tell)."""
     address = stream.extra(SocketAttribute.remote_address, None)
     if isinstance(address, tuple):
@@ -102,14 +120,19 @@ class ServerSource(AsyncSource):
     service. Input that cannot become an event at all goes into the queue as a ``Rejected``.
 
     Config:
-        listen: where to listen: ``"host port"`` (BSPump's ``web_listen`` form; ``"host:port"``
-            works too); port 0 picks a free port, ``address`` tells which. The default listens
-            on the loopback interface only; ``"0.0.0.0 8080"`` listens on every interface.
+        address: where to listen: ``"host port"`` (BSPump's ``web_listen`` form; ``"host:port"``
+            works too); port 0 picks a free port, the ``address`` property tells which. The
+            default listens on the loopback interface only; ``"0.0.0.0 8080"`` listens on every
+            interface.
+        max_connections, idle_timeout, max_buffered_bytes: the limits (module rule 2).
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
-        "listen": "127.0.0.1 8080",
+        "address": "127.0.0.1 8080",
+        **CONNECTION_DEFAULTS,
+        **BUDGET_DEFAULTS,
     }
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {**CONNECTION_RULES, **BUDGET_RULES}
 
     isolate_failures = True
 
@@ -123,15 +146,20 @@ class ServerSource(AsyncSource):
         self._listeners: list[SocketListener] = []
         self._send: MemoryObjectSendStream[Received | Rejected] | None = None
         self._recv: MemoryObjectReceiveStream[Received | Rejected] | None = None
+        self._sizes: deque[int] = deque()  # bytes of each queued item, in queue order
+        #: Bytes of the items in the queue (the rest of the budget is held by connections).
+        self.queued_bytes = 0
         self._addresses: tuple[tuple[str, int], ...] = ()
-        self._n_errors = 0
+        self._n_errors = self._n_timeouts = self._n_accept_errors = 0
+        self.slots = ConnectionSlots(0)
+        self.budget = Budget(int(self.Config["max_buffered_bytes"]))
 
     def apply_config(self) -> None:
-        """Check ``listen``."""
+        """Check ``address``."""
         super().apply_config()
         owner = f"{type(self).__name__} {self.Id!r}"
         #: ``(host, port)`` to bind; host None means every interface.
-        self.Listen = parse_listen(owner, self.Config["listen"])
+        self.Listen = parse_listen(owner, self.Config["address"])
 
     @property
     def address(self) -> tuple[str, int] | None:
@@ -154,32 +182,32 @@ class ServerSource(AsyncSource):
         """
         host, port = self.Listen
         try:
-            multi = await anyio.create_tcp_listener(local_host=host, local_port=port)
+            socks = await bind_stream(Address(host, port), BACKLOG)
         except OSError as exc:
             raise OSError(
                 exc.errno,
                 f"{type(self).__name__} {self.Id!r}: cannot listen on "
                 f"{host or '*'} {port}: {exc.strerror or exc}",
             ) from exc
-        listeners = [
-            listener for listener in multi.listeners if isinstance(listener, SocketListener)
-        ]
-        self._listeners = listeners
+        self._listeners = [SocketListener(sock, self._accept_failed) for sock in socks]
         bound = []
-        for listener in listeners:
-            local = listener.extra(SocketAttribute.local_address)
-            if isinstance(local, tuple):
-                bound.append((str(local[0]), int(local[1])))
+        for sock in socks:
+            local = sock.getsockname()
+            bound.append((str(local[0]), int(local[1])))
         self._addresses = tuple(bound)
         self._send, self._recv = anyio.create_memory_object_stream[Received | Rejected](
             self.queue_capacity()
         )
+        self._sizes.clear()
+        self.queued_bytes = 0
+        self.slots = ConnectionSlots(int(self.Config["max_connections"]))
+        self.budget = Budget(int(self.Config["max_buffered_bytes"]))
 
     async def serve(self) -> None:
         """Accept connections on every listener until cancelled (rule 3)."""
         async with anyio.create_task_group() as connections:
             for listener in self._listeners:
-                connections.start_soon(self._accept_loop, listener, connections)
+                connections.start_soon(listener.serve, self._connection, connections)
 
     async def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
         """What connections queued: waits a moment for the first, then takes what is there."""
@@ -196,6 +224,11 @@ class ServerSource(AsyncSource):
             pass
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             return items or None
+        if items:
+            sizes = self._sizes
+            size = sum(sizes.popleft() for _ in items)
+            self.queued_bytes -= size
+            self.budget.give_back(size)
         return items
 
     async def aclose(self) -> None:
@@ -215,11 +248,17 @@ class ServerSource(AsyncSource):
         (unbounded by default: a subclass that bounds by something else says so)."""
         return math.inf
 
-    def queue(self) -> MemoryObjectSendStream[Received | Rejected]:
-        """The sending end of the queue ``read`` drains (rule 2)."""
+    def queue_nowait(self, item: Received | Rejected, size: int) -> None:
+        """Queue ``item``, whose ``size`` bytes were taken from the budget (rule 2).
+
+        Raises:
+            anyio.WouldBlock: the queue is full (nothing was queued).
+        """
         if self._send is None:
             raise RuntimeError(f"{type(self).__name__} {self.Id!r} is not open")
-        return self._send
+        self._send.send_nowait(item)
+        self._sizes.append(size)
+        self.queued_bytes += size
 
     def accepting(self) -> bool:
         """True while the pipeline takes events (not throttled, not stopped by an error) and
@@ -227,30 +266,27 @@ class ServerSource(AsyncSource):
         pipeline = self.Pipeline
         return pipeline is not None and pipeline.is_ready() and not self.poisoned
 
-    async def handle_connection(self, stream: SocketStream) -> None:
+    async def handle_connection(self, stream: ByteStream) -> None:
         """Speak the protocol on one accepted connection; return to close it."""
         raise NotImplementedError
 
     # ------------------------------------------------------------ internals
 
-    async def _accept_loop(self, listener: SocketListener, connections: TaskGroup) -> None:
-        while True:
-            try:
-                stream = await listener.accept()
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                return
-            except OSError as exc:
-                log.error("%s: accept failed, retrying: %r", self.locate_address(), exc)
-                await anyio.sleep(ACCEPT_RETRY)
-                continue
-            connections.start_soon(self._connection, stream)
+    def _accept_failed(self, exc: OSError) -> None:
+        self._n_accept_errors += 1
+        log.warning("%s: accept failed, retrying: %r", self.locate_address(), exc)
 
-    async def _connection(self, stream: SocketStream) -> None:
+    async def _connection(self, stream: ByteStream) -> None:
+        if not self.slots.enter():
+            await anyio.aclose_forcefully(stream)
+            return
         try:
-            async with stream:
-                await self.handle_connection(stream)
+            await self.handle_connection(stream)
         except GONE as exc:
             log.debug("%s: connection ended: %r", self.locate_address(), exc)
         except Exception as exc:
             self._n_errors += 1
             log.error("%s: connection failed: %r", self.locate_address(), exc, exc_info=exc)
+        finally:
+            self.slots.leave()
+            await anyio.aclose_forcefully(stream)

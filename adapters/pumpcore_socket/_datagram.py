@@ -69,6 +69,9 @@ class DatagramSourceStatistics:
         receive_errors: failed receives (the socket is read again after a pause).
         buffered: datagrams in the queue between the sockets and the pipeline now.
         buffered_max: the most that queue ever held (at most ``queue_max_size``).
+        buffered_bytes: bytes of those datagrams.
+        buffered_bytes_max: the most bytes ever held (at most ``max_buffered_bytes``, or one
+            datagram when that is smaller).
     """
 
     datagrams: int
@@ -78,6 +81,8 @@ class DatagramSourceStatistics:
     receive_errors: int
     buffered: int
     buffered_max: int
+    buffered_bytes: int
+    buffered_bytes_max: int
 
 
 @attrs.frozen
@@ -115,6 +120,7 @@ class DatagramSource(QueuedSource):
         encoding: ``""`` emits ``bytes`` (BSPump's behaviour); a codec name emits ``str``.
         receive_buffer_size: the kernel's receive buffer (``SO_RCVBUF``); 0 keeps the default.
         queue_max_size: datagrams held between the sockets and the pipeline.
+        max_buffered_bytes: the most bytes of datagrams held (``_limits.py`` rule 3).
 
     Attributes:
         addresses: where the source listens, once opened.
@@ -175,6 +181,8 @@ class DatagramSource(QueuedSource):
             receive_errors=self._receive_errors,
             buffered=buffered,
             buffered_max=buffered_max,
+            buffered_bytes=self.budget.held,
+            buffered_bytes_max=self.budget.peak,
         )
 
     async def open(self) -> None:
@@ -250,7 +258,7 @@ class DatagramSource(QueuedSource):
                 if flags & socket.MSG_TRUNC:
                     self._truncated += 1
                     reason = f"a datagram over {limit} bytes (its first {limit} kept)"
-                    await self._put(Rejected(data, reason, None, context))
+                    await self._put(Rejected(data, reason, None, context), len(data))
                     continue
                 event: Any = data
                 if encoding:
@@ -258,9 +266,11 @@ class DatagramSource(QueuedSource):
                         event = data.decode(encoding)
                     except UnicodeDecodeError as exc:
                         self._undecodable += 1
-                        await self._put(Rejected(data, f"not {encoding}: {exc}", None, context))
+                        await self._put(
+                            Rejected(data, f"not {encoding}: {exc}", None, context), len(data)
+                        )
                         continue
-                await self._put(Received(event, None, context))
+                await self._put(Received(event, None, context), len(data))
                 self._datagrams += 1
                 self._bytes += len(data)
 

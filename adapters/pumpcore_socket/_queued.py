@@ -21,6 +21,7 @@ Rules:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,6 +31,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from pumpcore import AsyncSource, ConfigRule, Received
 from pumpcore.config import in_range
 from pumpcore.lowlevel import Rejected
+
+from ._limits import BUDGET_DEFAULTS, BUDGET_RULES, Budget
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
@@ -46,8 +49,12 @@ class QueuedSource(AsyncSource):
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
         "queue_max_size": 1000,
+        **BUDGET_DEFAULTS,
     }
-    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {"queue_max_size": in_range(1, 2**20)}
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        "queue_max_size": in_range(1, 2**20),
+        **BUDGET_RULES,
+    }
 
     def __init__(
         self,
@@ -58,7 +65,9 @@ class QueuedSource(AsyncSource):
         self._send: MemoryObjectSendStream[Received | Rejected] | None = None
         self._receive: MemoryObjectReceiveStream[Received | Rejected] | None = None
         self._buffered_max = 0
+        self._sizes: deque[int] = deque()  # bytes of each queued item, in queue order
         super().__init__(pipeline, id, config)
+        self.budget = Budget(int(self.Config["max_buffered_bytes"]))
 
     @property
     def owner(self) -> str:
@@ -70,6 +79,8 @@ class QueuedSource(AsyncSource):
             int(self.Config["queue_max_size"])
         )
         self._send, self._receive = send, receive
+        self.budget = Budget(int(self.Config["max_buffered_bytes"]))
+        self._sizes.clear()
 
     async def _close_queue(self) -> None:
         for stream in (self._send, self._receive):
@@ -77,10 +88,17 @@ class QueuedSource(AsyncSource):
                 await stream.aclose()
         self._send = self._receive = None
 
-    async def _put(self, item: Received | Rejected) -> None:
-        """Queue one event (or bad input), waiting while the queue is full (rule 2)."""
+    async def _put(self, item: Received | Rejected, size: int) -> None:
+        """Queue one event (or bad input) of ``size`` bytes, waiting while the queue or the
+        byte budget is full (rule 2)."""
         assert self._send is not None, "serve() runs only after open()"
-        await self._send.send(item)
+        await self.budget.take(size)
+        try:
+            await self._send.send(item)
+        except BaseException:
+            self.budget.give_back(size)
+            raise
+        self._sizes.append(size)
         used = self._send.statistics().current_buffer_used
         if used > self._buffered_max:
             self._buffered_max = used
@@ -105,4 +123,7 @@ class QueuedSource(AsyncSource):
                 items.append(receive.receive_nowait())
         except anyio.WouldBlock:
             pass
+        if items:
+            sizes = self._sizes
+            self.budget.give_back(sum(sizes.popleft() for _ in items))
         return items

@@ -22,6 +22,10 @@ Rules:
    source isolates failures, so it is counted as a warning and dead-lettered whatever the error
    policy says, and the connection goes on. A failing TLS handshake ends that connection and is
    counted (``handshake_failures``).
+   Resources are bounded (``_limits.py``): at most ``max_connections`` connections (more are
+   closed at once, ``connections_refused``), each closed after ``idle_timeout`` seconds without a
+   byte (``timeouts``; its incomplete line is rejected as cut short), and the lines queued hold
+   at most ``max_buffered_bytes``.
    A connection that breaks or fails otherwise ends alone (logged); a failing ``accept`` (out
    of file descriptors) is retried after a pause instead of ending ``serve``.
 4. No positions: TCP has no replay, so nothing is acknowledged; what the pipeline had not taken
@@ -50,6 +54,7 @@ from pumpcore.lowlevel import Rejected
 
 from ._address import Address, family_name, format_sockaddr, parse_addresses
 from ._errors import SocketError
+from ._limits import CONNECTION_DEFAULTS, CONNECTION_RULES, ConnectionSlots
 from ._lines import LineSplitter
 from ._queued import QueuedSource
 from ._rawsock import SocketListener, bind_stream, remove_socket_file
@@ -80,8 +85,13 @@ class StreamServerStatistics:
         partial_lines: incomplete last lines of connections that ended, rejected.
         handshake_failures: TLS handshakes that failed or timed out.
         accept_errors: failed ``accept`` calls (retried).
+        connections_refused: connections closed at once, over ``max_connections``.
+        timeouts: connections closed after ``idle_timeout`` seconds without a byte.
         buffered: lines in the queue between connections and the pipeline now.
         buffered_max: the most lines that queue ever held (at most ``queue_max_size``).
+        buffered_bytes: bytes of those lines.
+        buffered_bytes_max: the most bytes ever held (at most ``max_buffered_bytes``, or one
+            line when that is smaller).
     """
 
     connections: int
@@ -93,8 +103,12 @@ class StreamServerStatistics:
     partial_lines: int
     handshake_failures: int
     accept_errors: int
+    connections_refused: int
+    timeouts: int
     buffered: int
     buffered_max: int
+    buffered_bytes: int
+    buffered_bytes_max: int
 
 
 @dataclass(eq=False)
@@ -151,6 +165,9 @@ class StreamServerSource(QueuedSource):
             enables TLS.
         handshake_timeout: seconds a client has to finish the TLS handshake.
         queue_max_size: lines held between connections and the pipeline (backpressure bound).
+        max_buffered_bytes: the most bytes those lines may hold.
+        max_connections: connections served at once; more are closed at once.
+        idle_timeout: seconds a connection may send nothing before it is closed.
         read_size, poll_interval, retry_delay: as for every ``IOSource``.
 
     Attributes:
@@ -170,8 +187,10 @@ class StreamServerSource(QueuedSource):
         "cert": "",
         "key": "",
         "handshake_timeout": 10.0,
+        **CONNECTION_DEFAULTS,
     }
     ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        **CONNECTION_RULES,
         "backlog": in_range(1, 65535),
         # A line is buffered whole before it is cut: 64 MiB is already more than a line.
         "max_line_length": in_range(1, 2**26),
@@ -189,8 +208,9 @@ class StreamServerSource(QueuedSource):
         self._listeners: list[tuple[Listener[Any], str, str]] = []
         self._unix_paths: list[str] = []
         self._next_id = 0
-        self._connections = self._open_now = self._lines = self._bytes = 0
+        self._connections = self._lines = self._bytes = self._timeouts = 0
         self._too_long = self._undecodable = self._partial = 0
+        self._slots = ConnectionSlots(0)
         self._handshake_failures = self._accept_errors = 0
         super().__init__(pipeline, id, config)
 
@@ -218,7 +238,7 @@ class StreamServerSource(QueuedSource):
         buffered, buffered_max = self._buffered()
         return StreamServerStatistics(
             connections=self._connections,
-            connections_open=self._open_now,
+            connections_open=self._slots.open,
             lines=self._lines,
             bytes_received=self._bytes,
             lines_too_long=self._too_long,
@@ -226,8 +246,12 @@ class StreamServerSource(QueuedSource):
             partial_lines=self._partial,
             handshake_failures=self._handshake_failures,
             accept_errors=self._accept_errors,
+            connections_refused=self._slots.refused,
+            timeouts=self._timeouts,
             buffered=buffered,
             buffered_max=buffered_max,
+            buffered_bytes=self.budget.held,
+            buffered_bytes_max=self.budget.peak,
         )
 
     # ------------------------------------------------------------ open / serve / close
@@ -276,6 +300,7 @@ class StreamServerSource(QueuedSource):
             raise
         self._listeners = listeners
         self.addresses = tuple(me for _, me, _ in listeners)
+        self._slots = ConnectionSlots(int(config["max_connections"]))
         self._open_queue()
 
     async def _bind(self, address: Address) -> list[socket.socket]:
@@ -324,9 +349,11 @@ class StreamServerSource(QueuedSource):
 
     async def _connection(self, stream: ByteStream, *, me: str, family: str) -> None:
         """Serve one connection until it ends; whatever happens, only it ends (rule 3)."""
+        if not self._slots.enter():
+            await anyio.aclose_forcefully(stream)
+            return
         self._next_id += 1
         self._connections += 1
-        self._open_now += 1
         splitter = LineSplitter(int(self.Config["max_line_length"]))
         who = me
         context: Context = {}
@@ -346,13 +373,14 @@ class StreamServerSource(QueuedSource):
         except Exception as exc:  # a bug must not take the other connections down
             log.error("%s: connection from %s failed", self.locate_address(), who, exc_info=exc)
         finally:
-            self._open_now -= 1
+            self._slots.leave()
             await anyio.aclose_forcefully(stream)
         # Reached when the connection ended (not when the server was cancelled): rule 3.
         if splitter.pending:
             self._partial += 1
             reason = "a line cut short: the connection ended before its newline"
-            await self._put(Rejected(splitter.take_pending(), reason, None, dict(context)))
+            pending = splitter.take_pending()
+            await self._put(Rejected(pending, reason, None, dict(context)), len(pending))
 
     async def _read_lines(
         self, stream: ByteStream, splitter: LineSplitter, context: Context
@@ -363,17 +391,24 @@ class StreamServerSource(QueuedSource):
         that chunk's good lines (the splitter keeps none of their bytes, nor where they were).
         """
         limit = splitter.max_line_length
+        idle = float(self.Config["idle_timeout"])
         while True:
-            try:
-                data = await stream.receive(RECEIVE_SIZE)
-            except anyio.EndOfStream:
+            data = b""
+            with anyio.move_on_after(idle):
+                try:
+                    data = await stream.receive(RECEIVE_SIZE)
+                except anyio.EndOfStream:
+                    return
+            if not data:
+                self._timeouts += 1
                 return
             self._bytes += len(data)
             before = splitter.too_long
             lines = splitter.feed(data)
             for _ in range(splitter.too_long - before):
                 self._too_long += 1
-                await self._put(Rejected(None, f"a line over {limit} bytes", None, dict(context)))
+                reason = f"a line over {limit} bytes"
+                await self._put(Rejected(None, reason, None, dict(context)), 0)
             for line in lines:
                 await self._deliver(line, context)
 
@@ -385,9 +420,10 @@ class StreamServerSource(QueuedSource):
                 event = line.decode(encoding)
             except UnicodeDecodeError as exc:
                 self._undecodable += 1
-                await self._put(Rejected(line, f"not {encoding}: {exc}", None, dict(context)))
+                reason = f"not {encoding}: {exc}"
+                await self._put(Rejected(line, reason, None, dict(context)), len(line))
                 return
-        await self._put(Received(event, None, dict(context)))
+        await self._put(Received(event, None, dict(context)), len(line))
         self._lines += 1
 
 

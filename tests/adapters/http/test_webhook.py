@@ -38,7 +38,7 @@ class Webhook(HTTPServerSource):
     as soon as the client has its answers instead of after a fixed time."""
 
     def __init__(self, **config: Any) -> None:
-        super().__init__(config={"listen": "127.0.0.1 0", **config})
+        super().__init__(config={"address": "127.0.0.1 0", **config})
         self.done = threading.Event()
 
     async def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
@@ -425,11 +425,11 @@ def test_without_waiting_for_commit_a_queued_event_is_answered_202(
 @pytest.mark.parametrize(
     ("config", "key"),
     [
-        ({"listen": "localhost port"}, "listen"),
-        ({"listen": "127.0.0.1 70000"}, "listen"),
+        ({"address": "localhost port"}, "address"),
+        ({"address": "127.0.0.1 70000"}, "address"),
         ({"path": "hook"}, "path"),
         ({"max_body_size": 0}, "max_body_size"),
-        ({"queue_size": 0}, "queue_size"),
+        ({"queue_max_size": 0}, "queue_max_size"),
         ({"decode": "xml"}, "decode"),
     ],
 )
@@ -439,7 +439,7 @@ def test_bad_configuration_is_refused_at_build_time(config: dict[str, Any], key:
 
 
 @pytest.mark.parametrize(
-    ("listen", "expected"),
+    ("address", "expected"),
     [
         ("0.0.0.0 8080", ("0.0.0.0", 8080)),
         ("0.0.0.0:8080", ("0.0.0.0", 8080)),
@@ -448,8 +448,8 @@ def test_bad_configuration_is_refused_at_build_time(config: dict[str, Any], key:
         ("8080", (None, 8080)),
     ],
 )
-def test_listen_takes_bspump_forms(listen: str, expected: tuple[str | None, int]) -> None:
-    assert HTTPServerSource(config={"listen": listen}).Listen == expected
+def test_address_takes_bspump_forms(address: str, expected: tuple[str | None, int]) -> None:
+    assert HTTPServerSource(config={"address": address}).Listen == expected
 
 
 @pytest.mark.timeout(30)
@@ -461,6 +461,6 @@ def test_a_port_in_use_fails_the_run_at_start_naming_the_address() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         pipeline = Pipeline("Hook")
-        pipeline.build(HTTPServerSource(config={"listen": f"127.0.0.1 {port}"}), ListSink())
+        pipeline.build(HTTPServerSource(config={"address": f"127.0.0.1 {port}"}), ListSink())
         with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1 {port}"):
             pumpcore_executors.run(pipeline, stop_after=5, handle_signals=False)
