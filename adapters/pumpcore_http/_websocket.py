@@ -24,9 +24,9 @@ Rules:
    (``over_budget``): no ``read`` would make room. A connection that sends nothing for
    ``idle_timeout`` seconds is closed with 1001 and counted (``timeouts``), as is a handshake
    slower than ``handshake_timeout``. The budget is generous (16 MiB), because a client that
-   confirms its messages with a ping (``HTTPClientWebSocketSink``) in the *same run* waits for the pong
-   while the executor flushes, i.e. while this source's pipeline is not pumped: everything one
-   flush sends must fit in the budget, or that flush times out and raises.
+   confirms its messages with a ping (``HTTPClientWebSocketSink``) in the *same run* waits for
+   the pong while the executor flushes, i.e. while this source's pipeline is not pumped:
+   everything one flush sends must fit in the budget, or that flush times out and raises.
 5. WebSocket has no acknowledgements: once a message was read from the socket, a stop or a crash
    before the pipeline took it loses it. A client that needs more (``HTTPClientWebSocketSink``)
    confirms with a ping after its messages, which proves they reached this server's queue.
