@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
-from anyio.abc import ByteStream, SocketAttribute
+from anyio.abc import ByteStream, Listener, SocketAttribute
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from pumpcore_socket._address import Address
 from pumpcore_socket._limits import (
@@ -48,6 +48,8 @@ from pumpcore_socket._limits import (
     ConnectionSlots,
 )
 from pumpcore_socket._rawsock import SocketListener, bind_stream
+from pumpcore_socket._tls import TLS_DEFAULTS, TLS_RULES, check_tls_keys, load_tls, tls_listener
+from pumpcore_socket._warnings import Warnings
 
 from pumpcore import AsyncSource, ConfigError, ConfigRule, Received, config_value_repr
 from pumpcore.lowlevel import Rejected
@@ -125,14 +127,21 @@ class ServerSource(AsyncSource):
             default listens on the loopback interface only; ``"0.0.0.0 8080"`` listens on every
             interface.
         max_connections, idle_timeout, max_buffered_bytes: the limits (module rule 2).
+        cert, key, handshake_timeout: serve HTTPS (WSS) with this certificate chain and key
+            (PEM files), the stream server's way (``pumpcore_socket/_tls.py``).
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
         "address": "127.0.0.1 8080",
         **CONNECTION_DEFAULTS,
         **BUDGET_DEFAULTS,
+        **TLS_DEFAULTS,
     }
-    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {**CONNECTION_RULES, **BUDGET_RULES}
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        **CONNECTION_RULES,
+        **BUDGET_RULES,
+        **TLS_RULES,
+    }
 
     isolate_failures = True
 
@@ -143,16 +152,18 @@ class ServerSource(AsyncSource):
         config: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(pipeline, id, config)
-        self._listeners: list[SocketListener] = []
+        self._listeners: list[Listener[Any]] = []
+        self._tls = False
         self._send: MemoryObjectSendStream[Received | Rejected] | None = None
         self._recv: MemoryObjectReceiveStream[Received | Rejected] | None = None
         self._sizes: deque[int] = deque()  # bytes of each queued item, in queue order
         #: Bytes of the items in the queue (the rest of the budget is held by connections).
         self.queued_bytes = 0
         self._addresses: tuple[tuple[str, int], ...] = ()
-        self._n_errors = self._n_timeouts = self._n_accept_errors = 0
+        self._n_errors = self._n_timeouts = self._n_accept_errors = self._n_handshake_failures = 0
         self.slots = ConnectionSlots(0)
         self.budget = Budget(int(self.Config["max_buffered_bytes"]))
+        self._warnings = Warnings(log, self.locate_address)
 
     def apply_config(self) -> None:
         """Check ``address``."""
@@ -160,12 +171,22 @@ class ServerSource(AsyncSource):
         owner = f"{type(self).__name__} {self.Id!r}"
         #: ``(host, port)`` to bind; host None means every interface.
         self.Listen = parse_listen(owner, self.Config["address"])
+        check_tls_keys(owner, self.Config)
 
     @property
     def address(self) -> tuple[str, int] | None:
         """The bound ``(host, port)`` once ``open`` ran (the real port when ``listen`` asked
         for 0); None before. Safe to read from any thread."""
         return self._addresses[0] if self._addresses else None
+
+    def url_of(self, scheme: str, path: str) -> str | None:
+        """``scheme://host:port/path`` once listening (``scheme + "s"`` with TLS); None
+        before."""
+        if self.address is None:
+            return None
+        host, port = self.address
+        host = f"[{host}]" if ":" in host else host
+        return f"{scheme}{'s' if self._tls else ''}://{host}:{port}{path}"
 
     @property
     def addresses(self) -> tuple[tuple[str, int], ...]:
@@ -181,6 +202,8 @@ class ServerSource(AsyncSource):
             OSError: the address cannot be bound (in use, not local), naming it.
         """
         host, port = self.Listen
+        owner = f"{type(self).__name__} {self.Id!r}"
+        context = await load_tls(owner, self.Config)
         try:
             socks = await bind_stream(Address(host, port), BACKLOG)
         except OSError as exc:
@@ -190,6 +213,13 @@ class ServerSource(AsyncSource):
                 f"{host or '*'} {port}: {exc.strerror or exc}",
             ) from exc
         self._listeners = [SocketListener(sock, self._accept_failed) for sock in socks]
+        self._tls = context is not None
+        if context is not None:
+            timeout = float(self.Config["handshake_timeout"])
+            self._listeners = [
+                tls_listener(listener, context, timeout, self._handshake_failed)
+                for listener in self._listeners
+            ]
         bound = []
         for sock in socks:
             local = sock.getsockname()
@@ -240,6 +270,7 @@ class ServerSource(AsyncSource):
             if stream is not None:
                 await stream.aclose()
         self._send = self._recv = None
+        self._warnings.close()
 
     # ------------------------------------------------------------ for subclasses
 
@@ -272,9 +303,13 @@ class ServerSource(AsyncSource):
 
     # ------------------------------------------------------------ internals
 
+    def _handshake_failed(self, exc: BaseException) -> None:
+        self._n_handshake_failures += 1
+        self._warnings.warn("TLS handshake failed", "%r", exc)
+
     def _accept_failed(self, exc: OSError) -> None:
         self._n_accept_errors += 1
-        log.warning("%s: accept failed, retrying: %r", self.locate_address(), exc)
+        self._warnings.warn("accept failed", "%r; retrying", exc)
 
     async def _connection(self, stream: ByteStream) -> None:
         if not self.slots.enter():
@@ -286,7 +321,7 @@ class ServerSource(AsyncSource):
             log.debug("%s: connection ended: %r", self.locate_address(), exc)
         except Exception as exc:
             self._n_errors += 1
-            log.error("%s: connection failed: %r", self.locate_address(), exc, exc_info=exc)
+            self._warnings.warn("connection failed", "%r", exc, level=logging.ERROR, exc_info=exc)
         finally:
             self.slots.leave()
             await anyio.aclose_forcefully(stream)

@@ -99,6 +99,7 @@ class HTTPServerStatistics:
         statuses: how many responses were sent, by status code.
         connections_refused: connections closed at once, over ``max_connections``.
         timeouts: connections closed for a head slower than ``idle_timeout``, and 408s.
+        handshake_failures: TLS handshakes that failed or timed out.
         buffered_bytes: bytes of request bodies held for the pipeline now.
         buffered_bytes_max: the most ever held (at most ``max_buffered_bytes``, or one body
             when that is smaller).
@@ -111,6 +112,7 @@ class HTTPServerStatistics:
     statuses: Mapping[int, int]
     connections_refused: int
     timeouts: int
+    handshake_failures: int
     buffered_bytes: int
     buffered_bytes_max: int
 
@@ -238,12 +240,8 @@ class HTTPServerSource(ServerSource):
 
     @property
     def url(self) -> str | None:
-        """``http://host:port/path`` once listening; None before."""
-        if self.address is None:
-            return None
-        host, port = self.address
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{port}{self.Path}"
+        """``http://host:port/path`` (``https``) once listening; None before."""
+        return self.url_of("http", self.Path)
 
     def statistics(self) -> HTTPServerStatistics:
         """A frozen snapshot of the counters."""
@@ -255,6 +253,7 @@ class HTTPServerSource(ServerSource):
             MappingProxyType(dict(self._statuses)),
             self.slots.refused,
             self._n_timeouts,
+            self._n_handshake_failures,
             self.budget.held,
             self.budget.peak,
         )

@@ -57,7 +57,7 @@ from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from pumpcore import ConfigRule, Context, Received
-from pumpcore.config import in_range, positive
+from pumpcore.config import in_range
 from pumpcore.lowlevel import Rejected
 
 from ._client import URL_PATH
@@ -86,6 +86,7 @@ class WebSocketServerStatistics:
         connections_refused: connections closed at once, over ``max_connections``.
         timeouts: connections closed for a slow handshake or ``idle_timeout`` without a byte.
         over_budget: connections closed with 1013: partial messages held the whole budget.
+        handshake_failures: TLS handshakes that failed or timed out.
         buffered_bytes: bytes of messages (whole or in part) held now.
         buffered_bytes_max: the most ever held (at most ``max_buffered_bytes``, or one
             fragment when that is smaller).
@@ -100,6 +101,7 @@ class WebSocketServerStatistics:
     connections_refused: int
     timeouts: int
     over_budget: int
+    handshake_failures: int
     buffered_bytes: int
     buffered_bytes_max: int
 
@@ -122,7 +124,8 @@ class WebSocketSource(ServerSource):
         path: the path clients connect to.
         max_message_size: the largest message accepted, in bytes; beyond, the connection is
             closed with 1009.
-        handshake_timeout: seconds a client has to complete the opening handshake.
+        handshake_timeout: seconds a client has to complete the opening handshake (and,
+            with TLS, as many for the TLS handshake before it).
 
     Example:
         >>> WebSocketSource(config={"address": "0.0.0.0 8080"}).Path
@@ -133,13 +136,11 @@ class WebSocketSource(ServerSource):
         "max_buffered_bytes": 16777216,
         "path": "/bspump/ws",
         "max_message_size": 1048576,
-        "handshake_timeout": 10.0,
     }
     ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
         # Held in memory whole.
         "path": URL_PATH,
         "max_message_size": in_range(1, 2**30),
-        "handshake_timeout": positive(),
     }
 
     def __init__(
@@ -164,12 +165,8 @@ class WebSocketSource(ServerSource):
 
     @property
     def url(self) -> str | None:
-        """``ws://host:port/path`` once listening; None before."""
-        if self.address is None:
-            return None
-        host, port = self.address
-        host = f"[{host}]" if ":" in host else host
-        return f"ws://{host}:{port}{self.Path}"
+        """``ws://host:port/path`` (``wss``) once listening; None before."""
+        return self.url_of("ws", self.Path)
 
     def statistics(self) -> WebSocketServerStatistics:
         """A frozen snapshot of the counters."""
@@ -183,6 +180,7 @@ class WebSocketSource(ServerSource):
             self.slots.refused,
             self._n_timeouts,
             self._n_over_budget,
+            self._n_handshake_failures,
             self.budget.held,
             self.budget.peak,
         )

@@ -42,6 +42,7 @@ from ._errors import SocketError
 from ._lines import encode_event
 from ._queued import QueuedSource
 from ._rawsock import bind_datagram, connect, remove_socket_file
+from ._warnings import Warnings
 
 #: The largest ``max_packet_size``: 1 MiB.
 MAX_DATAGRAM = 2**20
@@ -157,6 +158,7 @@ class DatagramSource(QueuedSource):
         self._datagrams = self._bytes = self._truncated = self._undecodable = 0
         self._receive_errors = 0
         super().__init__(pipeline, id, config)
+        self._warnings = Warnings(log, self.locate_address)
 
     def apply_config(self) -> None:
         """Parse ``address`` and check the other keys.
@@ -228,6 +230,7 @@ class DatagramSource(QueuedSource):
             sock.close()
         self._remove_unix_files()
         await self._close_queue()
+        self._warnings.close()
 
     def _remove_unix_files(self) -> None:
         for path in self._unix_paths:
@@ -247,7 +250,7 @@ class DatagramSource(QueuedSource):
                     break
                 except OSError as exc:
                     self._receive_errors += 1
-                    log.warning("%s: receive on %s failed: %r", self.locate_address(), me, exc)
+                    self._warnings.warn("receive failed", "on %s: %r", me, exc)
                     await anyio.sleep(RECEIVE_RETRY)
                     break
                 context: Context = {

@@ -36,20 +36,17 @@ from __future__ import annotations
 
 import logging
 import socket
-import ssl
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
 import anyio.to_thread
 import attrs
-from anyio.abc import AnyByteStream, ByteStream, Listener, SocketAttribute
-from anyio.streams.tls import TLSListener
+from anyio.abc import ByteStream, Listener, SocketAttribute
 
 from pumpcore import ConfigError, ConfigRule, Context, Received, config_value_repr
-from pumpcore.config import in_range, positive, text_codec
+from pumpcore.config import in_range, text_codec
 from pumpcore.lowlevel import Rejected
 
 from ._address import Address, family_name, format_sockaddr, parse_addresses
@@ -58,6 +55,8 @@ from ._limits import CONNECTION_DEFAULTS, CONNECTION_RULES, ConnectionSlots
 from ._lines import LineSplitter
 from ._queued import QueuedSource
 from ._rawsock import SocketListener, bind_stream, remove_socket_file
+from ._tls import TLS_DEFAULTS, TLS_RULES, check_tls_keys, load_tls, tls_listener
+from ._warnings import Warnings
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
@@ -111,34 +110,6 @@ class StreamServerStatistics:
     buffered_bytes_max: int
 
 
-@dataclass(eq=False)
-class _CountingTLSListener(TLSListener):
-    """anyio's ``TLSListener``, with handshake failures counted and logged in one line (its
-    default logs a traceback per failing client, which a port scanner turns into log spam)."""
-
-    on_handshake_error: Callable[[BaseException], None] = field(kw_only=True)
-
-    # The base declares it a staticmethod; this one needs the listener's callback. The call
-    # site (``self.handle_handshake_error(exc, stream)``) is the same for both.
-    async def handle_handshake_error(  # type: ignore[override]
-        self, exc: BaseException, stream: AnyByteStream
-    ) -> None:
-        await anyio.aclose_forcefully(stream)
-        if isinstance(exc, anyio.get_cancelled_exc_class()) or not isinstance(exc, Exception):
-            raise exc
-        self.on_handshake_error(exc)
-
-
-def _load_ssl_context(cert: str, key: str) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    # No TLS 1.3 session tickets: the server never writes after the handshake then. A client
-    # that sends its lines and closes without reading the tickets would otherwise have its
-    # kernel answer them with a reset, and the server's read could fail before the last lines.
-    context.num_tickets = 0
-    return context
-
-
 class StreamServerSource(QueuedSource):
     """Listens on TCP, TLS or Unix stream sockets; each line a client sends is an event.
 
@@ -184,18 +155,16 @@ class StreamServerSource(QueuedSource):
         "backlog": 128,
         "max_line_length": 65536,
         "encoding": "utf-8",
-        "cert": "",
-        "key": "",
-        "handshake_timeout": 10.0,
+        **TLS_DEFAULTS,
         **CONNECTION_DEFAULTS,
     }
     ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        **TLS_RULES,
         **CONNECTION_RULES,
         "backlog": in_range(1, 65535),
         # A line is buffered whole before it is cut: 64 MiB is already more than a line.
         "max_line_length": in_range(1, 2**26),
         "encoding": text_codec(allow_empty=True),
-        "handshake_timeout": positive(),
     }
 
     def __init__(
@@ -211,6 +180,7 @@ class StreamServerSource(QueuedSource):
         self._connections = self._lines = self._bytes = self._timeouts = 0
         self._too_long = self._undecodable = self._partial = 0
         self._slots = ConnectionSlots(0)
+        self._warnings = Warnings(log, self.locate_address)
         self._handshake_failures = self._accept_errors = 0
         super().__init__(pipeline, id, config)
 
@@ -230,8 +200,7 @@ class StreamServerSource(QueuedSource):
         self._parsed: tuple[Address, ...] = parse_addresses(
             owner, "address", self._address_text(), many=True
         )
-        if bool(config["cert"]) != bool(config["key"]):
-            raise ConfigError(f"{owner}: config keys 'cert' and 'key' go together; give both")
+        check_tls_keys(owner, config)
 
     def statistics(self) -> StreamServerStatistics:
         """The counters so far (see ``StreamServerStatistics``)."""
@@ -264,18 +233,7 @@ class StreamServerSource(QueuedSource):
             ConfigError: the TLS certificate or key could not be loaded.
         """
         config = self.Config
-        context: ssl.SSLContext | None = None
-        if config["cert"]:
-            try:
-                context = await anyio.to_thread.run_sync(
-                    _load_ssl_context, str(config["cert"]), str(config["key"])
-                )
-            except (OSError, ValueError) as exc:
-                raise ConfigError(
-                    f"{self.owner}: cannot load TLS 'cert' "
-                    f"{config_value_repr('cert', config['cert'])} and 'key' "
-                    f"{config_value_repr('key', config['key'])}: {exc}"
-                ) from exc
+        context = await load_tls(self.owner, config)
         listeners: list[tuple[Listener[Any], str, str]] = []
         try:
             for address in self._parsed:
@@ -284,13 +242,8 @@ class StreamServerSource(QueuedSource):
                     family = family_name(sock.family)
                     listener: Listener[Any] = SocketListener(sock, self._accept_failed)
                     if context is not None:
-                        listener = _CountingTLSListener(
-                            listener,
-                            context,
-                            standard_compatible=False,
-                            handshake_timeout=float(config["handshake_timeout"]),
-                            on_handshake_error=self._handshake_failed,
-                        )
+                        timeout = float(config["handshake_timeout"])
+                        listener = tls_listener(listener, context, timeout, self._handshake_failed)
                     listeners.append((listener, me, family))
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -331,6 +284,7 @@ class StreamServerSource(QueuedSource):
                 log.warning("%s: closing the listener on %r: %r", self.locate_address(), me, exc)
         self._remove_unix_files()
         await self._close_queue()
+        self._warnings.close()
 
     def _remove_unix_files(self) -> None:
         for path in self._unix_paths:
@@ -341,11 +295,11 @@ class StreamServerSource(QueuedSource):
 
     def _accept_failed(self, exc: OSError) -> None:
         self._accept_errors += 1
-        log.warning("%s: accept failed, retrying: %r", self.locate_address(), exc)
+        self._warnings.warn("accept failed", "%r; retrying", exc)
 
     def _handshake_failed(self, exc: BaseException) -> None:
         self._handshake_failures += 1
-        log.warning("%s: TLS handshake failed: %r", self.locate_address(), exc)
+        self._warnings.warn("TLS handshake failed", "%r", exc)
 
     async def _connection(self, stream: ByteStream, *, me: str, family: str) -> None:
         """Serve one connection until it ends; whatever happens, only it ends (rule 3)."""
@@ -371,7 +325,9 @@ class StreamServerSource(QueuedSource):
         except _GONE as exc:
             log.debug("%s: connection from %s broke: %r", self.locate_address(), who, exc)
         except Exception as exc:  # a bug must not take the other connections down
-            log.error("%s: connection from %s failed", self.locate_address(), who, exc_info=exc)
+            self._warnings.warn(
+                "connection failed", "from %s", who, level=logging.ERROR, exc_info=exc
+            )
         finally:
             self._slots.leave()
             await anyio.aclose_forcefully(stream)
