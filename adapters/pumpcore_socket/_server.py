@@ -177,7 +177,7 @@ class StreamServerSource(QueuedSource):
         self._listeners: list[tuple[Listener[Any], str, str]] = []
         self._unix_paths: list[str] = []
         self._next_id = 0
-        self._connections = self._lines = self._bytes = self._timeouts = 0
+        self._connections = self._bytes = self._timeouts = 0
         self._too_long = self._undecodable = self._partial = 0
         self._slots = ConnectionSlots(0)
         self._warnings = Warnings(log, self.locate_address)
@@ -208,7 +208,7 @@ class StreamServerSource(QueuedSource):
         return StreamServerStatistics(
             connections=self._connections,
             connections_open=self._slots.open,
-            lines=self._lines,
+            lines=self.queued_events,
             bytes_received=self._bytes,
             lines_too_long=self._too_long,
             lines_undecodable=self._undecodable,
@@ -348,6 +348,7 @@ class StreamServerSource(QueuedSource):
         """
         limit = splitter.max_line_length
         idle = float(self.Config["idle_timeout"])
+        encoding = str(self.Config["encoding"])
         while True:
             data = b""
             with anyio.move_on_after(idle):
@@ -361,26 +362,29 @@ class StreamServerSource(QueuedSource):
             self._bytes += len(data)
             before = splitter.too_long
             lines = splitter.feed(data)
+            pairs: list[tuple[Received | Rejected, int]] = []
             for _ in range(splitter.too_long - before):
                 self._too_long += 1
                 reason = f"a line over {limit} bytes"
-                await self._put(Rejected(None, reason, None, dict(context)), 0)
+                pairs.append((Rejected(None, reason, None, dict(context)), 0))
             for line in lines:
-                await self._deliver(line, context)
+                pairs.append(self._item(line, encoding, context))
+            if pairs:
+                await self._put_all(pairs, sum(size for _, size in pairs))
 
-    async def _deliver(self, line: bytes, context: Context) -> None:
-        encoding = str(self.Config["encoding"])
-        event: Any = line
-        if encoding:
-            try:
-                event = line.decode(encoding)
-            except UnicodeDecodeError as exc:
-                self._undecodable += 1
-                reason = f"not {encoding}: {exc}"
-                await self._put(Rejected(line, reason, None, dict(context)), len(line))
-                return
-        await self._put(Received(event, None, dict(context)), len(line))
-        self._lines += 1
+    def _item(
+        self, line: bytes, encoding: str, context: Context
+    ) -> tuple[Received | Rejected, int]:
+        """A line as the event it becomes (or the bad input it is), with its size."""
+        if not encoding:
+            return Received(line, None, dict(context)), len(line)
+        try:
+            event = line.decode(encoding)
+        except UnicodeDecodeError as exc:
+            self._undecodable += 1
+            reason = f"not {encoding}: {exc}"
+            return Rejected(line, reason, None, dict(context)), len(line)
+        return Received(event, None, dict(context)), len(line)
 
 
 class TCPSource(StreamServerSource):
