@@ -175,7 +175,7 @@ class ServerSource(AsyncSource):
 
     @property
     def address(self) -> tuple[str, int] | None:
-        """The bound ``(host, port)`` once ``open`` ran (the real port when ``listen`` asked
+        """The bound ``(host, port)`` once ``open`` ran (the real port when ``address`` asked
         for 0); None before. Safe to read from any thread."""
         return self._addresses[0] if self._addresses else None
 
