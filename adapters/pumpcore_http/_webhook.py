@@ -192,7 +192,6 @@ class HTTPServerSource(ServerSource):
     ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
         "path": URL_PATH,
         "method": HTTP_METHOD,
-        "queue_max_size": in_range(1, 2**20),
         # A body is read whole into memory: 1 GiB is already beyond any webhook.
         "max_body_size": in_range(1, 2**30),
         "ack_timeout": positive(),
@@ -231,12 +230,7 @@ class HTTPServerSource(ServerSource):
         self._retry = [("retry-after", str(self._retry_after))]
         self._idle_timeout = float(config["idle_timeout"])
         self._request_timeout = float(config["request_timeout"])
-        self._queue_size = int(config["queue_max_size"])
         self._decode = str(config["decode"])
-
-    def queue_capacity(self) -> float:
-        """``queue_max_size`` requests; beyond, 503."""
-        return self._queue_size
 
     @property
     def url(self) -> str | None:
@@ -249,11 +243,11 @@ class HTTPServerSource(ServerSource):
             self._n_connections,
             self._n_requests,
             self._n_events,
-            self._n_errors,
+            self.listener.errors,
             MappingProxyType(dict(self._statuses)),
-            self.slots.refused,
+            self.listener.slots.refused,
             self._n_timeouts,
-            self._n_handshake_failures,
+            self.listener.handshake_failures,
             self.budget.held,
             self.budget.peak,
         )
@@ -498,7 +492,7 @@ class HTTPServerSource(ServerSource):
         bad: str | None,
     ) -> None:
         try:
-            self.queue_nowait(item, size)
+            self.put_nowait(item, size)
         except anyio.WouldBlock:
             self.budget.give_back(size)
             await self._respond(conn, stream, 503, "the queue is full\n", self._retry)

@@ -176,11 +176,11 @@ class WebSocketSource(ServerSource):
             self._n_messages,
             self._n_too_large,
             self._n_protocol_errors,
-            self._n_errors,
-            self.slots.refused,
+            self.listener.errors,
+            self.listener.slots.refused,
             self._n_timeouts,
             self._n_over_budget,
-            self._n_handshake_failures,
+            self.listener.handshake_failures,
             self.budget.held,
             self.budget.peak,
         )
@@ -195,9 +195,9 @@ class WebSocketSource(ServerSource):
             await self.budget.given_back()
         return True
 
-    def _reject_input(self, reason: str, context: Context) -> None:
+    async def _reject_input(self, reason: str, context: Context) -> None:
         """Queue bad input for the pipeline (rule 3); it holds no bytes, so it takes no room."""
-        self.queue_nowait(Rejected(None, reason, None, dict(context)), 0)
+        await self._put(Rejected(None, reason, None, dict(context)), 0)
 
     # ------------------------------------------------------------ one connection
 
@@ -220,12 +220,12 @@ class WebSocketSource(ServerSource):
         short held of the budget is given back."""
         partial = _Partial()
         try:
-            while await self._receive(ws, stream, context, partial):
+            while await self._receive_once(ws, stream, context, partial):
                 pass
         finally:
             self.budget.give_back(partial.taken)
 
-    async def _receive(
+    async def _receive_once(
         self, ws: WSConnection, stream: ByteStream, context: Context, partial: _Partial
     ) -> bool:
         """Receive once and act on the events; False once the connection is to end."""
@@ -248,7 +248,7 @@ class WebSocketSource(ServerSource):
                 if partial.size + n > self._max_message:
                     self._n_too_large += 1
                     reason = f"message over {self._max_message} bytes"
-                    self._reject_input(f"a {reason}", context)
+                    await self._reject_input(f"a {reason}", context)
                     await _close(ws, stream, CloseReason.MESSAGE_TOO_BIG, reason)
                     return False
                 if not await self._room_for(n):
@@ -258,7 +258,9 @@ class WebSocketSource(ServerSource):
                 partial.taken += n
                 if event.message_finished:
                     message = partial.take()
-                    self.queue_nowait(Received(message, context=dict(context)), partial.taken)
+                    # Its bytes were taken fragment by fragment; a full queue waits (rule 4).
+                    item = Received(message, context=dict(context))
+                    await self._put_all([(item, partial.taken)], 0)
                     partial.taken = 0
                     self._n_messages += 1
             elif isinstance(event, Ping):
@@ -270,7 +272,7 @@ class WebSocketSource(ServerSource):
                     # wsproto reports a frame it could not parse as a close it received.
                     self._n_protocol_errors += 1
                     why = f"a frame that does not parse ({event.code}): {event.reason or ''}"
-                    self._reject_input(why.rstrip(": "), context)
+                    await self._reject_input(why.rstrip(": "), context)
                     await _close(ws, stream, event.code, event.reason or "")
                 return False
         return data is not None

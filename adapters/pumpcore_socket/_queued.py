@@ -67,6 +67,8 @@ class QueuedSource(AsyncSource):
         self._buffered_max = 0
         #: Events (not bad input) queued so far.
         self.queued_events = 0
+        #: Bytes of the items in the queue now (the rest of the budget is held by connections).
+        self.queued_bytes = 0
         super().__init__(pipeline, id, config)
         self.budget = Budget(int(self.Config["max_buffered_bytes"]))
 
@@ -81,6 +83,7 @@ class QueuedSource(AsyncSource):
         )
         self._send, self._receive = send, receive
         self.budget = Budget(int(self.Config["max_buffered_bytes"]))
+        self.queued_bytes = 0
 
     async def _close_queue(self) -> None:
         for stream in (self._send, self._receive):
@@ -110,10 +113,25 @@ class QueuedSource(AsyncSource):
                     self._buffered_max = max(self._buffered_max, self._used())
                     await send.send(pair)
                 sent += pair[1]
+                self.queued_bytes += pair[1]
                 self.queued_events += type(pair[0]) is Received
         except BaseException:
             self.budget.give_back(total - sent)
             raise
+        self._buffered_max = max(self._buffered_max, self._used())
+
+    def put_nowait(self, item: Received | Rejected, size: int) -> None:
+        """Queue ``item``, whose ``size`` bytes the caller took from the budget, without
+        waiting (given back by ``read``).
+
+        Raises:
+            anyio.WouldBlock: the queue is full (nothing was queued).
+        """
+        if self._send is None:
+            raise RuntimeError(f"{self.owner} is not open")
+        self._send.send_nowait((item, size))
+        self.queued_bytes += size
+        self.queued_events += type(item) is Received
         self._buffered_max = max(self._buffered_max, self._used())
 
     def _used(self) -> int:
@@ -142,5 +160,7 @@ class QueuedSource(AsyncSource):
             pass
         if not pairs:
             return []
-        self.budget.give_back(sum(size for _, size in pairs))
+        size = sum(size for _, size in pairs)
+        self.queued_bytes -= size
+        self.budget.give_back(size)
         return [item for item, _ in pairs]

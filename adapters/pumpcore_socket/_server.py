@@ -35,28 +35,25 @@ Rules:
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Mapping
-from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
 import anyio.to_thread
 import attrs
-from anyio.abc import ByteStream, Listener, SocketAttribute
+from anyio.abc import ByteStream, SocketAttribute
 
 from pumpcore import ConfigError, ConfigRule, Context, Received, config_value_repr
 from pumpcore.config import in_range, text_codec
 from pumpcore.lowlevel import Rejected
 
-from ._address import Address, family_name, format_sockaddr, parse_addresses
+from ._address import Address, format_sockaddr, parse_addresses
 from ._errors import SocketError
-from ._limits import CONNECTION_DEFAULTS, CONNECTION_RULES, ConnectionSlots
+from ._limits import CONNECTION_DEFAULTS, CONNECTION_RULES
 from ._lines import LineSplitter
+from ._listener import GONE, Bound, StreamListener
 from ._queued import QueuedSource
-from ._rawsock import SocketListener, bind_stream, remove_socket_file
-from ._tls import TLS_DEFAULTS, TLS_RULES, check_tls_keys, load_tls, tls_listener
-from ._warnings import Warnings
+from ._tls import TLS_DEFAULTS, TLS_RULES, check_tls_keys
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
@@ -66,8 +63,6 @@ log = logging.getLogger("pumpcore.socket")
 # The most bytes asked of a connection at once: also the most a blocked connection holds as
 # lines not yet queued (rule 2).
 RECEIVE_SIZE = 65536
-# A connection ending under us: the peer reset or vanished, TLS broke (ssl.SSLError is an OSError).
-_GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
 
 
 @attrs.frozen
@@ -85,6 +80,7 @@ class StreamServerStatistics:
         handshake_failures: TLS handshakes that failed or timed out.
         accept_errors: failed ``accept`` calls (retried).
         connections_refused: connections closed at once, over ``max_connections``.
+        connection_errors: connections ended by an unexpected error (logged, rate-limited).
         timeouts: connections closed after ``idle_timeout`` seconds without a byte.
         buffered: lines in the queue between connections and the pipeline now.
         buffered_max: the most lines that queue ever held (at most ``queue_max_size``).
@@ -103,6 +99,7 @@ class StreamServerStatistics:
     handshake_failures: int
     accept_errors: int
     connections_refused: int
+    connection_errors: int
     timeouts: int
     buffered: int
     buffered_max: int
@@ -174,14 +171,10 @@ class StreamServerSource(QueuedSource):
         config: Mapping[str, Any] | None = None,
     ) -> None:
         self.addresses: tuple[str, ...] = ()
-        self._listeners: list[tuple[Listener[Any], str, str]] = []
-        self._unix_paths: list[str] = []
+        self._listener = StreamListener(self.locate_address, log)
         self._next_id = 0
         self._connections = self._bytes = self._timeouts = 0
         self._too_long = self._undecodable = self._partial = 0
-        self._slots = ConnectionSlots(0)
-        self._warnings = Warnings(log, self.locate_address)
-        self._handshake_failures = self._accept_errors = 0
         super().__init__(pipeline, id, config)
 
     def _address_text(self) -> str:
@@ -205,17 +198,19 @@ class StreamServerSource(QueuedSource):
     def statistics(self) -> StreamServerStatistics:
         """The counters so far (see ``StreamServerStatistics``)."""
         buffered, buffered_max = self._buffered()
+        listener = self._listener
         return StreamServerStatistics(
             connections=self._connections,
-            connections_open=self._slots.open,
+            connections_open=listener.slots.open,
             lines=self.queued_events,
             bytes_received=self._bytes,
             lines_too_long=self._too_long,
             lines_undecodable=self._undecodable,
             partial_lines=self._partial,
-            handshake_failures=self._handshake_failures,
-            accept_errors=self._accept_errors,
-            connections_refused=self._slots.refused,
+            handshake_failures=listener.handshake_failures,
+            accept_errors=listener.accept_errors,
+            connections_refused=listener.slots.refused,
+            connection_errors=listener.errors,
             timeouts=self._timeouts,
             buffered=buffered,
             buffered_max=buffered_max,
@@ -232,105 +227,45 @@ class StreamServerSource(QueuedSource):
             SocketError: an address could not be bound (in use, not permitted, unknown host).
             ConfigError: the TLS certificate or key could not be loaded.
         """
-        config = self.Config
-        context = await load_tls(self.owner, config)
-        listeners: list[tuple[Listener[Any], str, str]] = []
-        try:
-            for address in self._parsed:
-                for sock in await self._bind(address):
-                    me = address.path or format_sockaddr(sock.getsockname())
-                    family = family_name(sock.family)
-                    listener: Listener[Any] = SocketListener(sock, self._accept_failed)
-                    if context is not None:
-                        timeout = float(config["handshake_timeout"])
-                        listener = tls_listener(listener, context, timeout, self._handshake_failed)
-                    listeners.append((listener, me, family))
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                for listener, _, _ in listeners:
-                    await listener.aclose()
-                self._remove_unix_files()
-            raise
-        self._listeners = listeners
-        self.addresses = tuple(me for _, me, _ in listeners)
-        self._slots = ConnectionSlots(int(config["max_connections"]))
-        self._open_queue()
 
-    async def _bind(self, address: Address) -> list[socket.socket]:
-        try:
-            socks = await bind_stream(address, int(self.Config["backlog"]))
-        except OSError as exc:
-            raise SocketError(
-                f"{self.locate_address()}: cannot listen on {str(address)!r}: {exc}"
-            ) from exc
-        if address.path is not None:
-            self._unix_paths.append(address.path)
-        return socks
+        def bind_error(address: Address, exc: OSError) -> Exception:
+            return SocketError(f"{self.locate_address()}: cannot listen on {str(address)!r}: {exc}")
+
+        config = self.Config
+        await self._listener.open(
+            self.owner, config, self._parsed, int(config["backlog"]), bind_error
+        )
+        self.addresses = tuple(bound.me for bound in self._listener.bound)
+        self._open_queue()
 
     async def serve(self) -> None:
         """Accept connections on every listener until cancelled (rules 2 and 3)."""
-        async with anyio.create_task_group() as tg:
-            for listener, me, family in self._listeners:
-                handler = partial(self._connection, me=me, family=family)
-                tg.start_soon(listener.serve, handler, tg)
+        await self._listener.serve(self._connection)
 
     async def aclose(self) -> None:
         """Stop listening, drop what is queued, remove Unix socket files this source made."""
-        listeners, self._listeners = self._listeners, []
-        for listener, me, _ in listeners:
-            try:
-                await listener.aclose()
-            except Exception as exc:  # closing must go on with the others
-                log.warning("%s: closing the listener on %r: %r", self.locate_address(), me, exc)
-        self._remove_unix_files()
+        await self._listener.aclose()
         await self._close_queue()
-        self._warnings.close()
-
-    def _remove_unix_files(self) -> None:
-        for path in self._unix_paths:
-            remove_socket_file(path)
-        self._unix_paths = []
 
     # ------------------------------------------------------------ connections
 
-    def _accept_failed(self, exc: OSError) -> None:
-        self._accept_errors += 1
-        self._warnings.warn("accept failed", "%r; retrying", exc)
-
-    def _handshake_failed(self, exc: BaseException) -> None:
-        self._handshake_failures += 1
-        self._warnings.warn("TLS handshake failed", "%r", exc)
-
-    async def _connection(self, stream: ByteStream, *, me: str, family: str) -> None:
-        """Serve one connection until it ends; whatever happens, only it ends (rule 3)."""
-        if not self._slots.enter():
-            await anyio.aclose_forcefully(stream)
-            return
+    async def _connection(self, stream: ByteStream, bound: Bound) -> None:
+        """Serve one connection until it ends (rule 3; the listener closes it)."""
         self._next_id += 1
         self._connections += 1
         splitter = LineSplitter(int(self.Config["max_line_length"]))
-        who = me
-        context: Context = {}
+        peer = format_sockaddr(stream.extra(SocketAttribute.remote_address, ""))
+        context: Context = {
+            "stream_type": bound.family,
+            "stream_dir": "in",
+            "stream_peer": peer,
+            "stream_me": bound.me,
+            "stream_id": self._next_id,
+        }
         try:
-            peer = format_sockaddr(stream.extra(SocketAttribute.remote_address, ""))
-            who = peer or me
-            context = {
-                "stream_type": family,
-                "stream_dir": "in",
-                "stream_peer": peer,
-                "stream_me": me,
-                "stream_id": self._next_id,
-            }
             await self._read_lines(stream, splitter, context)
-        except _GONE as exc:
-            log.debug("%s: connection from %s broke: %r", self.locate_address(), who, exc)
-        except Exception as exc:  # a bug must not take the other connections down
-            self._warnings.warn(
-                "connection failed", "from %s", who, level=logging.ERROR, exc_info=exc
-            )
-        finally:
-            self._slots.leave()
-            await anyio.aclose_forcefully(stream)
+        except GONE as exc:
+            log.debug("%s: connection from %s broke: %r", self.locate_address(), peer, exc)
         # Reached when the connection ended (not when the server was cancelled): rule 3.
         if splitter.pending:
             self._partial += 1
