@@ -170,6 +170,8 @@ class HTTPServerSource(ServerSource):
         decode: what the event is: ``""`` the body as ``bytes``; ``"text"`` a ``str`` decoded
             with the ``content-type``'s charset (utf-8 by default); ``"json"`` the parsed JSON.
             A body that does not decode is answered 400 (rule 5).
+        cert, key, handshake_timeout: serve HTTPS with this certificate chain and key (PEM
+            files); a client has ``handshake_timeout`` seconds for the TLS handshake.
 
     Example:
         >>> source = HTTPServerSource(config={"address": "127.0.0.1 0", "path": "/hook"})

@@ -119,6 +119,7 @@ class WebSocketSource(ServerSource):
             property tells which).
         max_buffered_bytes: how many bytes of messages may be held before connections pause
             (rule 4).
+        queue_max_size: how many messages may wait for the pipeline before connections pause.
         max_connections: connections served at once; more are closed at once.
         idle_timeout: seconds a connection may send nothing before it is closed.
         path: the path clients connect to.
@@ -126,6 +127,7 @@ class WebSocketSource(ServerSource):
             closed with 1009.
         handshake_timeout: seconds a client has to complete the opening handshake (and,
             with TLS, as many for the TLS handshake before it).
+        cert, key: serve WSS with this certificate chain and key (PEM files).
 
     Example:
         >>> WebSocketSource(config={"address": "0.0.0.0 8080"}).Path
@@ -138,8 +140,8 @@ class WebSocketSource(ServerSource):
         "max_message_size": 1048576,
     }
     ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
-        # Held in memory whole.
         "path": URL_PATH,
+        # Held in memory whole.
         "max_message_size": in_range(1, 2**30),
     }
 
