@@ -202,7 +202,7 @@ class Link:
         """Run ``fn(channel)`` on the link's thread and return what it returned.
 
         Raises:
-            AMQPLinkDown: not connected now (rule 3).
+            AMQPLinkDown: not connected now, or ``fn`` did not start within ``timeout`` (rule 3).
             Exception: what ``fn`` raised (a pika connection error also drops the connection).
         """
         if not self._connected.is_set():
@@ -210,7 +210,12 @@ class Link:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._calls.append((fn, future))
         self._wake()
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            if future.cancel():  # still queued: it will not run
+                raise AMQPLinkDown(f"{self.owner}: no answer within {timeout} s") from None
+            return future.result()  # running: pika's own timeouts bound it
 
     def _wake(self) -> None:
         conn = self._conn

@@ -199,14 +199,15 @@ class AMQPSink(BlockingSink):
         """
         link = self._link
         assert link is not None, "flush before open"
-        pending = self._buffer
+        pending, self._buffer = self._buffer, deque()
         if not pending:
             return
         deadline = time.monotonic() + self._publish_timeout
         try:
             while pending:
                 try:
-                    link.call(lambda channel: self._publish(channel, pending))
+                    left = max(0.001, deadline - time.monotonic())
+                    link.call(lambda channel: self._publish(channel, pending), left)
                 except (AMQPLinkDown, pika.exceptions.NackError) as exc:
                     self._n_retried += 1
                     left = deadline - time.monotonic()

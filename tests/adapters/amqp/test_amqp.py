@@ -135,7 +135,7 @@ def test_the_broker_going_away_and_back_loses_nothing(
     with proxied("rabbitmq") as proxy:
         source = AMQPSource(
             connection=connection(proxy.address),
-            config={"queue": inbox, "end_after_idle": 1.0, "prefetch_count": 50},
+            config={"queue": inbox, "end_after_idle": 0.6, "prefetch_count": 50},
         )
         sink = AMQPSink(connection=connection(proxy.address), config={"routing_key": outbox})
         pipeline = Pipeline("Cut")
@@ -144,10 +144,10 @@ def test_the_broker_going_away_and_back_loses_nothing(
         def publish_and_cut() -> None:
             for chunk in range(6):
                 broker.publish(inbox, [b"%d" % n for n in range(chunk * 100, chunk * 100 + 100)])
-                time.sleep(0.1)
+                time.sleep(0.05)
                 if chunk == 2:
                     proxy.cut()
-                    time.sleep(0.5)
+                    time.sleep(0.3)
                     proxy.resume()
 
         feeder = threading.Thread(target=publish_and_cut)

@@ -119,7 +119,7 @@ def test_the_broker_going_away_and_back_loses_nothing(
     with proxied("mosquitto") as proxy:
         source = MQTTSource(
             connection=connection(proxy.address),
-            config={"topics": inbox, "client_id": client_id, "end_after_idle": 1.0},
+            config={"topics": inbox, "client_id": client_id, "end_after_idle": 0.6},
         )
         sink = MQTTSink(connection=connection(proxy.address), config={"topic": outbox})
         pipeline = Pipeline("Cut")
@@ -128,10 +128,10 @@ def test_the_broker_going_away_and_back_loses_nothing(
         def publish_and_cut() -> None:
             for chunk in range(6):
                 mosquitto.publish(inbox, [b"%d" % n for n in range(chunk * 100, chunk * 100 + 100)])
-                time.sleep(0.1)
+                time.sleep(0.05)
                 if chunk == 2:
                     proxy.cut()
-                    time.sleep(0.5)
+                    time.sleep(0.3)
                     proxy.resume()
 
         feeder = threading.Thread(target=publish_and_cut)

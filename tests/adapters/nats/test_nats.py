@@ -128,7 +128,7 @@ def test_the_server_going_away_and_back_loses_nothing(
     with proxied("nats") as proxy:
         source = NATSSource(
             connection=connection(proxy.address),
-            config={"stream": inbox, "durable": durable(), "end_after_idle": 1.0, "ack_wait": 2},
+            config={"stream": inbox, "durable": durable(), "end_after_idle": 0.6, "ack_wait": 2},
         )
         sink = NATSSink(connection=connection(proxy.address), config={"subject": out_subject})
         pipeline = Pipeline("Cut")
@@ -139,10 +139,10 @@ def test_the_server_going_away_and_back_loses_nothing(
                 jetstream.publish(
                     in_subject, [b"%d" % n for n in range(chunk * 100, chunk * 100 + 100)]
                 )
-                time.sleep(0.1)
+                time.sleep(0.05)
                 if chunk == 2:
                     proxy.cut()
-                    time.sleep(0.5)
+                    time.sleep(0.3)
                     proxy.resume()
 
         feeder = threading.Thread(target=publish_and_cut)
