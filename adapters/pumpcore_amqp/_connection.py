@@ -179,10 +179,6 @@ class Link:
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    def wait_connected(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for a connection; True when there is one."""
-        return self._connected.wait(timeout)
-
     def start(self) -> None:
         """Start the thread and wait for the first connection.
 
