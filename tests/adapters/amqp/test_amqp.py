@@ -186,7 +186,7 @@ def test_passwords_stay_out_of_reprs_errors_and_logs(caplog: pytest.LogCaptureFi
 
 
 @settings(
-    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     events=st.lists(
