@@ -223,6 +223,9 @@ class TcpProxy:
                             self._pairs.append((client, upstream))
                         peers[client], peers[upstream] = upstream, client
                         for s in (client, upstream):
+                            # No Nagle delay: a request-reply protocol (a publish and its
+                            # confirm) would wait ~40 ms per round trip through the proxy.
+                            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                             s.setblocking(False)
                             selector.register(s, selectors.EVENT_READ, "pipe")
                         continue
