@@ -75,10 +75,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from pumpcore import BlockingSource, ConfigError, config_value_repr
+from pumpcore import BlockingSource, ConfigError
+from pumpcore.config import ConfigRule, at_least, in_range, one_of
 from pumpcore.lowlevel import Batch
 
-from ._common import check_encoding, fsync_directory
+from ._common import LINE_CODEC, fsync_directory
 from ._errors import FileReadError
 from ._offsets import STATE_MARK, OffsetStore, SavedOffset
 
@@ -263,9 +264,10 @@ class FileABCSource(BlockingSource):
         poll_interval, retry_delay, read_size: see ``IOSource`` (defaults 1.0, 0.0, 256 here).
 
     Raises:
-        ConfigError: at build time, for an unknown ``post`` or ``mode``, an unusable encoding,
-            ``max_open_files`` or ``offset_commit_every`` below 1, a negative
-            ``offset_commit_interval``, or an empty ``path`` once the source joins a pipeline.
+        ConfigError: at build time, for a value outside its ``ConfigRules`` (an unknown
+            ``post`` or ``mode``, an encoding that is not ASCII-compatible text,
+            ``max_open_files`` or ``offset_commit_every`` below 1, a negative or NaN
+            interval…), or an empty ``path`` once the source joins a pipeline.
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
@@ -283,6 +285,15 @@ class FileABCSource(BlockingSource):
         "offset_commit_every": 100_000,
         "poll_interval": 1.0,
         "retry_delay": 0.0,
+    }
+
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        "mode": one_of("r", "rt", "rb"),
+        "encoding": LINE_CODEC,
+        "post": one_of(*_POST),
+        "max_open_files": in_range(1, 2**20),
+        "offset_commit_interval": at_least(0),
+        "offset_commit_every": at_least(1),
     }
 
     #: True when ``iter_records`` reports offsets from ``f.tell()``, so that resuming can seek
@@ -320,28 +331,10 @@ class FileABCSource(BlockingSource):
         super().apply_config()
         config = self.Config
         owner = self._owner()
-        if config["post"] not in _POST:
-            raise ConfigError(
-                f"{owner}: config key 'post' must be one of {', '.join(_POST)}, "
-                f"got {config_value_repr('post', config['post'])}"
-            )
-        if config["mode"] not in ("r", "rt", "rb"):
-            raise ConfigError(
-                f"{owner}: config key 'mode' must be 'r' or 'rb', got "
-                f"{config_value_repr('mode', config['mode'])}"
-            )
-        for key in ("max_open_files", "offset_commit_every"):
-            if int(config[key]) < 1:
-                raise ConfigError(f"{owner}: config key {key!r} must be >= 1, got {config[key]!r}")
-        #: Rule 4's bounds on saving offsets.
+        #: Rule 4's bounds on saving offsets (``ConfigRules`` checked them).
         self.OffsetCommitInterval = float(config["offset_commit_interval"])
         self.OffsetCommitEvery = int(config["offset_commit_every"])
-        if self.OffsetCommitInterval < 0:
-            raise ConfigError(
-                f"{owner}: config key 'offset_commit_interval' must be >= 0, "
-                f"got {config['offset_commit_interval']!r}"
-            )
-        self.Encoding = check_encoding(owner, str(config["encoding"]))
+        self.Encoding = str(config["encoding"]) or "utf-8"
         #: True when events are decoded text (``mode`` without ``b``).
         self.TextMode = "b" not in config["mode"]
         self._store = OffsetStore(str(config["state_dir"]))
