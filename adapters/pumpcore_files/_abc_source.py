@@ -9,7 +9,11 @@ file without loss.
 Rules (BSPump's, kept; differences are marked):
 1. ``path`` is a glob, or several joined by ``os.pathsep``; ``include``/``exclude`` are further
    globs matched against the whole path (``exclude`` wins). Names ending in ``-locked``,
-   ``-failed`` or ``-processed`` are never taken as new files, nor are offset state files.
+   ``-failed`` or ``-processed`` are never taken as new files, nor are offset state files
+   (``OffsetStore.is_state_file``). (New.) ``**`` enters each folder once, so symlink loops
+   end (``_glob``). Every other file found is read, or counted in ``files_failed`` with its
+   reason reported: one whose name is too long to carry the ``-locked`` / ``-processed``
+   marks fails before it is touched, instead of failing to rename at every scan.
 2. A file is locked by renaming it to ``<name>-locked`` before it is read; if the rename finds the
    file gone, another process took it and it is skipped. If ``<name>-locked`` exists and cannot
    be resumed (rule 5), the new file is not read and this is reported once, rather than
@@ -56,8 +60,8 @@ from __future__ import annotations
 
 import bisect
 import bz2
+import errno
 import fnmatch
-import glob
 import gzip
 import io
 import logging
@@ -81,7 +85,8 @@ from pumpcore.lowlevel import Batch
 
 from ._common import LINE_CODEC, fsync_directory
 from ._errors import FileReadError
-from ._offsets import STATE_MARK, OffsetStore, SavedOffset
+from ._glob import iglob
+from ._offsets import NAME_MAX, OffsetStore, SavedOffset
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
@@ -230,6 +235,28 @@ def _signature_of(raw: io.BufferedReader) -> tuple[int, int]:
     return (st.st_mtime_ns, st.st_size)
 
 
+def _name_max(path: str) -> int:
+    """The longest file name, in bytes, in the folder of ``path``."""
+    try:
+        return os.pathconf(os.path.dirname(path) or os.curdir, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # AttributeError: no pathconf (Windows)
+        return NAME_MAX
+
+
+def _json_safe(name: str) -> str:
+    """``name`` as valid Unicode, for contexts that end up in JSON.
+
+    A name that is not valid UTF-8 arrives with its odd bytes as lone surrogates (PEP 383),
+    which JSON encoders refuse or pass on to fail later; they are shown as ``\\xNN`` here.
+    Positions keep the exact name: that is what the source renames.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+    return name
+
+
 def _signature(path: str) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
@@ -243,7 +270,8 @@ class FileABCSource(BlockingSource):
 
     Subclasses override ``iter_records(filename, f)``, which gets a binary file object (already
     decompressed) and yields ``(event, offset)`` pairs, ``offset`` being the byte offset just
-    after the record. Each event's context is ``{"filename": <original name>, "offset": offset}``.
+    after the record. Each event's context is ``{"filename": <original name>, "offset": offset}``
+    (a name not valid UTF-8 shown with ``\\xNN`` escapes, so that contexts go into JSON).
 
     Config:
         path: a glob (several joined by ``os.pathsep``) of the files to read. Required.
@@ -368,8 +396,8 @@ class FileABCSource(BlockingSource):
         found: list[str] = []
         seen: set[str] = set()
         for pattern in self._patterns():
-            for name in sorted(glob.glob(pattern, recursive=True)):
-                if name in seen or name.endswith(_MARKERS) or STATE_MARK in name:
+            for name in sorted(iglob(pattern)):
+                if name in seen or name.endswith(_MARKERS) or self._store.is_state_file(name):
                     continue
                 seen.add(name)
                 if not os.path.isfile(name) or not self._matches(name):
@@ -385,13 +413,13 @@ class FileABCSource(BlockingSource):
             return []
         found: list[str] = []
         for pattern in self._patterns():
-            for locked in sorted(glob.glob(pattern + _LOCKED, recursive=True)):
+            for locked in sorted(iglob(pattern + _LOCKED)):
                 name = locked[: -len(_LOCKED)]
                 if (
                     name in self._files
                     or name in found
                     or locked in self._given_up
-                    or STATE_MARK in name
+                    or self._store.is_state_file(name)
                     or not os.path.isfile(locked)
                     or not self._matches(name)
                     or self._store.load(name) is None
@@ -422,6 +450,15 @@ class FileABCSource(BlockingSource):
         if name in self._files:
             return None  # its -locked namesake is being read; a later scan takes it
         locked = name + _LOCKED
+        signature = _signature(name)
+        mark = "-processed" if self.Config["post"] == "move" else _LOCKED  # "-failed" is as long
+        if _name_max(name) < len(os.fsencode(os.path.basename(name) + mark)):
+            # Rule 1: renaming would fail at every scan; fail it once, untouched.
+            self._n_failed += 1
+            if signature is not None:
+                self._set_aside[name] = signature  # not again while unchanged
+            too_long = OSError(errno.ENAMETOOLONG, f"name too long to add {mark!r}", name)
+            raise self._error_for(name, too_long)
         if os.path.lexists(locked):
             if self._store.load(name) is not None:
                 return None  # another pump reads it, or it is resumed first: a later scan
@@ -433,7 +470,6 @@ class FileABCSource(BlockingSource):
             self._n_failed += 1
             stale = FileExistsError(f"{locked!r} exists and cannot be resumed (no saved offset)")
             raise self._error_for(name, stale)
-        signature = _signature(name)
         try:
             os.rename(name, locked)
         except FileNotFoundError:
@@ -501,6 +537,7 @@ class FileABCSource(BlockingSource):
             reader.seek(resume)  # inside the generator: a failure fails the file like a read
         name = entry.name
         names = repeat(name)
+        shown = _json_safe(name)
         for events, offsets in self.iter_chunks(name, reader):
             if offsets and offsets[0] <= resume:  # acknowledged by an earlier run
                 first = bisect.bisect_right(offsets, resume)
@@ -510,7 +547,7 @@ class FileABCSource(BlockingSource):
             # The per-record work of every file pump, done a chunk at a time in C loops: the
             # columns of a Batch, no object per record.
             positions = list(zip(names, offsets, strict=False))
-            contexts = [{"filename": name, "offset": offset} for offset in offsets]
+            contexts = [{"filename": shown, "offset": offset} for offset in offsets]
             yield events, positions, contexts
 
     # ------------------------------------------------------------------ the I/O contract
