@@ -1,10 +1,12 @@
 """FileABCSource: BSPump's protocol for reading files that land in a directory, at least once.
 
 The source is a ``BlockingSource``: the executor calls ``read`` and ``acknowledge`` in a worker
-thread (inline under the sync executor). Each event's position is ``(filename, offset)``: the
-file's original name and the byte offset just after the event's record, in the decompressed
-stream. File offsets are the acknowledgement position, so a restarted pump resumes a half-read
-file without loss.
+thread (inline under the sync executor). Each event's position is one int, ``serial << 48 |
+offset``: the serial this source gave the file when it opened it, and the byte offset just after
+the event's record, in the decompressed stream (an int costs a third of a ``(filename, offset)``
+tuple per record, and the garbage collector never scans it; the context names the file).
+File offsets are the acknowledgement position, so a restarted pump resumes a half-read file
+without loss.
 
 Rules (BSPump's, kept; differences are marked):
 1. ``path`` is a glob, or several joined by ``os.pathsep``; ``include``/``exclude`` are further
@@ -64,6 +66,7 @@ import errno
 import fnmatch
 import gzip
 import io
+import itertools
 import logging
 import lzma
 import os
@@ -74,7 +77,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from itertools import repeat
-from operator import itemgetter
+from operator import add, rshift
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -121,8 +124,12 @@ class FileSourceStatistics:
     offset_writes: int
 
 
-_Chunk = tuple[Sequence[Any], Sequence[tuple[str, int]], Sequence[dict[str, Any]]]
-"""Records of one file: events, positions ``(filename, offset)`` and contexts, as columns."""
+_Chunk = tuple[Sequence[Any], Sequence[int], Sequence[dict[str, Any]]]
+"""Records of one file: events, positions (``serial << 48 | offset``) and contexts, as columns."""
+
+_OFFSET_BITS = 48
+"""Bits of a position that hold the offset (256 TiB); the file's serial is above them."""
+_OFFSET_MASK = (1 << _OFFSET_BITS) - 1
 
 
 class _Columns:
@@ -132,7 +139,7 @@ class _Columns:
 
     def __init__(self) -> None:
         self.events: list[Any] = []
-        self.positions: list[tuple[str, int]] = []
+        self.positions: list[int] = []
         self.contexts: list[dict[str, Any]] = []
 
     def add(self, chunk: _Chunk) -> None:
@@ -157,6 +164,7 @@ class _File:
         "resume",
         "saved",
         "saved_at",
+        "serial",
         "signature",
         "unsaved",
     )
@@ -166,6 +174,9 @@ class _File:
     ) -> None:
         self.name = name
         self.locked = name + _LOCKED
+        #: Set when its records are opened (``FileABCSource._open_records``): the upper part
+        #: of its positions.
+        self.serial = 0
         #: The open ``-locked`` file; holds the flock until the file is finished (rule 8).
         self.raw: io.BufferedReader | None = raw
         #: The locked file's (mtime ns, size) when it was locked, saved with each offset.
@@ -336,6 +347,8 @@ class FileABCSource(BlockingSource):
     ) -> None:
         self._lock = threading.Lock()
         self._files: dict[str, _File] = {}
+        self._by_serial: dict[int, _File] = {}
+        self._serials = itertools.count(1)
         self._current: _File | None = None
         self._queue: deque[tuple[str, bool]] = deque()
         self._error: FileReadError | None = None
@@ -529,14 +542,16 @@ class FileABCSource(BlockingSource):
         assert entry.raw is not None
         entry.reader = _decompressed(entry.raw, entry.name)
         entry.records = self._records(entry, entry.reader)
+        entry.serial = next(self._serials)
         self._files[entry.name] = entry
+        self._by_serial[entry.serial] = entry
 
     def _records(self, entry: _File, reader: io.BufferedIOBase) -> Generator[_Chunk, None, None]:
         resume = entry.resume
         if resume and self.SeekToResume:
             reader.seek(resume)  # inside the generator: a failure fails the file like a read
         name = entry.name
-        names = repeat(name)
+        serial = entry.serial << _OFFSET_BITS
         shown = _json_safe(name)
         for events, offsets in self.iter_chunks(name, reader):
             if offsets and offsets[0] <= resume:  # acknowledged by an earlier run
@@ -546,7 +561,7 @@ class FileABCSource(BlockingSource):
                 continue
             # The per-record work of every file pump, done a chunk at a time in C loops: the
             # columns of a Batch, no object per record.
-            positions = list(zip(names, offsets, strict=False))
+            positions = list(map(add, repeat(serial), offsets))
             contexts = [{"filename": shown, "offset": offset} for offset in offsets]
             yield events, positions, contexts
 
@@ -612,7 +627,7 @@ class FileABCSource(BlockingSource):
                     entry.carry = (chunk[0][wanted:], chunk[1][wanted:], chunk[2][wanted:])
                     chunk = (chunk[0][:wanted], chunk[1][:wanted], chunk[2][:wanted])
                 out.add(chunk)
-                entry.read_to = chunk[1][-1][1]
+                entry.read_to = chunk[1][-1] & _OFFSET_MASK
         except Exception as exc:
             # What the generator yielded before it raised was kept (rule 6).
             self._current = None
@@ -635,21 +650,30 @@ class FileABCSource(BlockingSource):
                 (the first such error; the others are logged).
         """
         with self._lock:
-            # Positions come in read order, so each file's last one is its highest; both
-            # lines loop in C (a commit acknowledges thousands).
-            highest: dict[str, int] = dict(positions)
-            if len(highest) == 1:  # one file, the usual case: no need to count per name
-                counts = Counter({next(iter(highest)): len(positions)})
+            if not positions:
+                return
+            # Positions come in read order, files one after another with rising serials: each
+            # file's last position is its highest, and equal serials at both ends mean one
+            # file (the usual case). Otherwise the loops run in C (a commit acknowledges
+            # thousands).
+            first, last = positions[0] >> _OFFSET_BITS, positions[-1] >> _OFFSET_BITS
+            highest: dict[int, int]
+            counts: Mapping[int, int]
+            if first == last:
+                highest, counts = {first: positions[-1]}, {first: len(positions)}
             else:
-                counts = Counter(map(itemgetter(0), positions))
+                serials = list(map(rshift, positions, repeat(_OFFSET_BITS)))
+                highest, counts = dict(zip(serials, positions, strict=True)), Counter(serials)
             now = time.monotonic()
             errors: list[FileReadError] = []
-            for name, offset in highest.items():
-                entry = self._files.get(name)
+            for serial, position in highest.items():
+                entry = self._by_serial.get(serial)
+                offset = position & _OFFSET_MASK
                 if entry is None or offset <= entry.acked:
                     continue
+                name = entry.name
                 entry.acked = offset
-                entry.unsaved += counts[name]
+                entry.unsaved += counts[serial]
                 done = entry.done()
                 if (
                     done
@@ -687,6 +711,7 @@ class FileABCSource(BlockingSource):
                 self._release(entry)
                 self._n_interrupted += 1
             self._files.clear()
+            self._by_serial.clear()
 
     def _save(self, entry: _File) -> None:
         """Save ``entry``'s acknowledged offset durably (rule 4).
@@ -732,7 +757,7 @@ class FileABCSource(BlockingSource):
         """Post-process a file read to the end and fully acknowledged (rule 4)."""
         name, locked = entry.name, entry.locked
         post = self.Config["post"]
-        del self._files[name]
+        del self._files[name], self._by_serial[entry.serial]
         try:
             if post == "delete":
                 os.unlink(locked)
@@ -770,7 +795,7 @@ class FileABCSource(BlockingSource):
     def _fail(self, entry: _File, exc: Exception) -> FileReadError:
         """Rule 6: set a file that cannot be read aside and describe why."""
         name, locked = entry.name, entry.locked
-        del self._files[name]
+        del self._files[name], self._by_serial[entry.serial]
         self._close_reader(entry)
         if self.Config["post"] == "noop":
             self._rename(locked, name)

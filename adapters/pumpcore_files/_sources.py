@@ -57,11 +57,11 @@ def _strip_newline(raw: bytes) -> bytes:
 class FileLineSource(FileABCSource):
     """Emits each line of each file, without its line terminator (``\\n`` or ``\\r\\n``).
 
-    Each event's position is ``(filename, offset)`` and its context ``{"filename": <original
-    name>, "offset": <byte offset just after the line>}`` (in the decompressed stream for
-    compressed files). The offset is where reading resumes after this line: once the executor
-    acknowledges it (every event up to it written), it is saved, so a restart skips what was done.
-    Resuming seeks straight to the saved offset.
+    Each event's context is ``{"filename": <original name>, "offset": <byte offset just after
+    the line>}`` (in the decompressed stream for compressed files); its position encodes the
+    same offset (see ``FileABCSource``). The offset is where reading resumes after this line:
+    once the executor acknowledges it (every event up to it written), it is saved, so a restart
+    skips what was done. Resuming seeks straight to the saved offset.
 
     Config: those of ``FileABCSource`` (``mode = "r"`` decodes lines as text; an invalid byte
     sequence then fails the file).

@@ -105,10 +105,14 @@ def test_positions_are_acknowledged_before_a_file_is_finished(tmp_path: Path) ->
     source.open()
     first = read(source, 2)
     assert first is not None
-    assert [r.position for r in first] == [
-        (str(tmp_path / "a.log"), 2),
-        (str(tmp_path / "a.log"), 5),
+    assert [r.context for r in first] == [
+        {"filename": str(tmp_path / "a.log"), "offset": 2},
+        {"filename": str(tmp_path / "a.log"), "offset": 5},
     ]
+    # Positions are opaque ints, one per record, rising in read order.
+    positions = [r.position for r in first]
+    assert all(type(p) is int for p in positions)
+    assert positions == sorted(set(positions))
     source.acknowledge([first[0].position])
     rest = read(source, 2)
     assert rest is not None
