@@ -559,6 +559,8 @@ class FileABCSource(BlockingSource):
                 events, offsets = events[first:], offsets[first:]
             if not events:
                 continue
+            if offsets[-1] > _OFFSET_MASK:  # the file fails, rather than a position lying
+                raise ValueError(f"offset {offsets[-1]} is beyond the 2**48 positions can hold")
             # The per-record work of every file pump, done a chunk at a time in C loops: the
             # columns of a Batch, no object per record.
             positions = list(map(add, repeat(serial), offsets))

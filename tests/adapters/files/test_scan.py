@@ -206,3 +206,26 @@ def test_every_file_found_is_read_or_counted_failed(
         stats = source.statistics()
         assert stats.files_processed + stats.files_failed == len(found)
         assert stats.files_failed == len(failed)
+
+
+class HugeOffsets(FileLineSource):
+    """Reports offsets past what a position holds (a decompressed stream of 256 TiB)."""
+
+    def iter_records(self, filename: str, f: Any) -> Any:
+        yield b"small", 1
+        yield b"huge", 2**48
+
+
+@every_executor
+def test_an_offset_positions_cannot_hold_fails_the_file(
+    tmp_path: Path, executor: ExecutorName
+) -> None:
+    (tmp_path / "a.log").write_bytes(b"x\n")
+    source = HugeOffsets(config=finite(tmp_path / "*.log"))
+    p, sink, failures = build(source)
+    run(p, executor)
+    assert sink.Events == []
+    [failure] = failures
+    assert isinstance(failure.exception, FileReadError)
+    assert "beyond the 2**48" in str(failure.exception)
+    assert os.listdir(tmp_path) == ["a.log-failed"]
