@@ -22,11 +22,13 @@ Run: ``python bench/io_sources.py [-n 300000] [--lines 50000] [--posts 600]
 [--cases file,tcp,webhook] [--executors sync,threads,asyncio,trio]`` (the defaults keep each
 case under about 30 s on two cores; the sizes differ because the sources' speeds do).
 
-Instructions per event (``--instructions``, needs valgrind): runs the file case under
-``valgrind --tool=callgrind`` at ``-n`` and at 3 x ``-n`` events, once plain and once per
-executor, and prints (instructions at 3n - instructions at n) / 2n: start-up, imports and the
-interpreter's own setup cancel out. Use a small ``-n`` (callgrind is ~50 times slower), e.g.
-``python bench/io_sources.py --instructions -n 20000 --executors sync``. By hand, the same is::
+Instructions per event (``--instructions``, needs valgrind): runs the file case (or the
+``--cases`` given: ``file``, ``tcp``) under ``valgrind --tool=callgrind`` at ``-n`` and at 3 x
+``-n`` events, once plain and once per executor, and prints (instructions at 3n - instructions
+at n) / 2n: start-up, imports and the interpreter's own setup cancel out (the tcp case's client
+process is not traced). Use a small ``-n`` (callgrind is ~50 times slower), e.g.
+``python bench/io_sources.py --instructions -n 20000 --executors sync`` or ``--instructions
+--cases tcp -n 20000``. By hand, the same is::
 
     valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.small \\
         python bench/io_sources.py --child file:sync -n 20000
@@ -228,7 +230,7 @@ class Webhook(HTTPServerSource):
     run's stop sequence commits them)."""
 
     def __init__(self, n: int) -> None:
-        super().__init__(config={"listen": "127.0.0.1 0"})
+        super().__init__(config={"address": "127.0.0.1 0"})
         self.n = n
 
     async def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
@@ -300,9 +302,9 @@ def best_of(repeat: int, case: str, who: str, n: int, clients: int, path: Path) 
     return best
 
 
-def instructions(n: int, executors: list[str], path_for: Callable[[int], Path]) -> None:
-    """``--instructions``: per-event instruction counts of the file case under callgrind."""
-    print(f"file case, instructions per event (callgrind, {n:,} and {3 * n:,} events)")
+def instructions(case: str, n: int, executors: list[str], path_for: Callable[[int], Path]) -> None:
+    """``--instructions``: per-event instruction counts of ``case`` under callgrind."""
+    print(f"{case} case, instructions per event (callgrind, {n:,} and {3 * n:,} events)")
     with tempfile.TemporaryDirectory() as tmp:
         for who in ["plain", *executors]:
             totals = []
@@ -310,7 +312,7 @@ def instructions(n: int, executors: list[str], path_for: Callable[[int], Path]) 
                 out = os.path.join(tmp, f"cg.{who}.{size}")
                 subprocess.run(
                     ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                     sys.executable, __file__, "--child", f"file:{who}", "-n", str(size),
+                     sys.executable, __file__, "--child", f"{case}:{who}", "-n", str(size),
                      "--data", str(path_for(size))],
                     check=True, capture_output=True,
                 )  # fmt: skip
@@ -335,7 +337,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=600, help="requests of the webhook case")
     parser.add_argument("--clients", type=int, default=8, help="webhook client connections")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--cases", help=f"default {','.join(CASES)} (file with --instructions)")
     parser.add_argument("--executors", default="sync,threads,asyncio,trio")
     parser.add_argument("--instructions", action="store_true")
     parser.add_argument("--send", choices=["tcp", "webhook"], help=argparse.SUPPRESS)
@@ -346,16 +348,18 @@ def main() -> None:
         send(args.send, args.n, args.clients)
         return
     executors = args.executors.split(",")
-    if args.child:  # one untimed run of the file case, for --instructions
-        who = args.child.split(":")[1]
-        once("file", who, args.n, args.clients, Path(args.data))
+    if args.child:  # one untimed run of a case, for --instructions
+        case, who = args.child.split(":")
+        once(case, who, args.n, args.clients, Path(args.data))
         return
     with tempfile.TemporaryDirectory() as tmp:
         if args.instructions:
-            instructions(args.n, executors, lambda size: write_lines(Path(tmp, f"{size}"), size))
+            for case in (args.cases or "file").split(","):
+                path_for = lambda size: write_lines(Path(tmp, f"{size}"), size)  # noqa: E731
+                instructions(case, args.n, executors, path_for)
             return
         path = write_lines(Path(tmp, "lines.jsonl"), args.n)
-        for case in args.cases.split(","):
+        for case in (args.cases or ",".join(CASES)).split(","):
             if case not in CASES:
                 raise SystemExit(f"unknown case {case!r}; choose from {', '.join(CASES)}")
             n = {"file": args.n, "tcp": args.lines, "webhook": args.posts}[case]

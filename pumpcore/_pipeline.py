@@ -29,7 +29,6 @@ Rules of this state machine:
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -47,6 +46,7 @@ from ._errors import (
     PipelineStoppedError,
     RejectedInputError,
 )
+from ._fast import FastLoop, fast_loop
 from ._link import Offload
 from ._statistics import PipelineStatistics, ProcessorTiming
 
@@ -189,6 +189,9 @@ class Pipeline(Configurable):
         self._n_warn = self._n_err = self._n_gen = self._n_abs = self._n_dead = 0
         self._n_src_err = self._n_dead_err = self._n_rej = 0
         self._timer: Callable[[], float] | None = None
+        # The hot loops of a fast pipeline (``_fast``), made by _compile.
+        self._fast_fresh: FastLoop | None = None
+        self._fast_pairs: FastLoop | None = None
         self._sample_every = int(self.Config["sample_every"])
         self._countdown = self._sample_every
         self._timings: dict[str, list[float]] = {}
@@ -436,13 +439,6 @@ class Pipeline(Configurable):
                     function = self._suspender(len(steps), function, kind == _ASYNC)
                 steps.append(function)
                 kinds.append(kind)
-        # _run_fast names a failing step by the identity of its callable, so the same function
-        # added twice gets a distinct wrapper for each repeat; the happy path keeps no index.
-        seen: set[int] = set()
-        for i, function in enumerate(steps):
-            if id(function) in seen:
-                steps[i] = functools.partial(function)
-            seen.add(id(function))
         if self._sink_tap is not None and kinds and kinds[-1] == _SINK:
             real, tap = steps[-1], self._sink_tap
 
@@ -462,6 +458,9 @@ class Pipeline(Configurable):
         self._fast = (
             bool(kinds) and kinds[-1] == _SINK and _GEN not in kinds and not self._offloaded
         )
+        if self._fast:
+            self._fast_fresh = fast_loop(self._steps, fresh=True)
+            self._fast_pairs = fast_loop(self._steps, fresh=False)
         self._timed_components = tuple(
             (i, s) for i, s in enumerate(self._steps_src) if isinstance(s, Processor)
         )
@@ -530,72 +529,18 @@ class Pipeline(Configurable):
                 run_from(0, context, event, None)
                 taken += 1
             return taken
+        assert self._fast_fresh is not None
+        assert self._fast_pairs is not None
         if contexts is None:
-            return taken + self._run_fast_fresh(events)
-        return taken + self._run_fast(zip(events, contexts, strict=True))
+            counts = self._fast_fresh(self, events, self._failed_in_fast)
+        else:
+            pairs = zip(events, contexts, strict=True)
+            counts = self._fast_pairs(self, pairs, self._failed_in_fast)
+        return taken + self._count_fast(*counts)
 
-    # The hot loops. Counters stay local until the end; `step` always names the callable that
-    # is running, so a failure can be attributed without bookkeeping on the happy path. The two
-    # differ only in where an event's context comes from: a `{}` made in the loop costs a
-    # third of one drawn from an iterator, so each has its own copy.
-
-    def _run_fast_fresh(self, events: Iterable[Any]) -> int:
-        steps = self._steps[:-1]
-        sink = self._steps[-1]
-        n_out = n_drop = n_fail = 0
-        for event in events:
-            if not self._ready:
-                break  # throttled mid-batch (a full InternalSource downstream): stop taking
-            context: Context = {}
-            step = sink
-            try:
-                for step in steps:
-                    event = step(context, event)
-                    if event is None:
-                        break
-                else:
-                    step = sink
-                    sink(context, event)
-                    n_out += 1
-                    continue
-                n_drop += 1
-            except Exception as exc:
-                n_fail += 1
-                if self._failed_in_fast(steps, step, exc, context, event):
-                    break
-        return self._count_fast(n_out, n_drop, n_fail)
-
-    def _run_fast(self, pairs: Iterable[tuple[Any, Context]]) -> int:
-        steps = self._steps[:-1]
-        sink = self._steps[-1]
-        n_out = n_drop = n_fail = 0
-        for event, context in pairs:
-            if not self._ready:
-                break  # throttled mid-batch (a full InternalSource downstream): stop taking
-            step = sink
-            try:
-                for step in steps:
-                    event = step(context, event)
-                    if event is None:
-                        break
-                else:
-                    step = sink
-                    sink(context, event)
-                    n_out += 1
-                    continue
-                n_drop += 1
-            except Exception as exc:
-                n_fail += 1
-                if self._failed_in_fast(steps, step, exc, context, event):
-                    break
-        return self._count_fast(n_out, n_drop, n_fail)
-
-    def _failed_in_fast(
-        self, steps: Sequence[Any], step: Any, exc: Exception, context: Context, event: Any
-    ) -> bool:
-        """A step of the fast path raised: fail the event there; True when intake stopped."""
-        # By identity: list.index would compare with ==, which a callable may override.
-        index = next((i for i, s in enumerate(steps) if s is step), len(steps))
+    def _failed_in_fast(self, index: int, exc: Exception, context: Context, event: Any) -> bool:
+        """Step ``index`` of the fast loop raised: fail the event there; True when intake
+        stopped."""
         self._fail(index, exc, context, event)
         return self._error is not None
 

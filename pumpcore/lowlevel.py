@@ -16,6 +16,8 @@ acknowledgement, the run machine's commands. They import them from here, never f
   ``Read``, ``Cycle``, ``Load``, ``Flush``, ``Acknowledge``, ``StopServing``, ``Close``), the
   ``Driver`` it schedules with, ``ExecutorLink`` and ``Offload`` (the calls of async and blocking
   steps), helpers that tell what a part needs.
+- Reporting: ``RateLimit`` (``pumpcore/_rate_limit.py``), how many of a stream of failures or
+  warnings to tell a human, for the executors' failure log and the adapters' own warnings.
 """
 
 from ._component import step_mode as step_mode
@@ -57,6 +59,8 @@ from ._machine import RunMachine as RunMachine
 from ._machine import Serve as Serve
 from ._machine import Step as Step
 from ._machine import StopServing as StopServing
+from ._rate_limit import RateLimit as RateLimit
+from ._rate_limit import Window as Window
 
 __all__ = (
     "NO_ORIGIN",
@@ -81,6 +85,7 @@ __all__ = (
     "Offload",
     "Open",
     "Origin",
+    "RateLimit",
     "Read",
     "ReadResult",
     "Received",
@@ -89,6 +94,7 @@ __all__ = (
     "Serve",
     "Step",
     "StopServing",
+    "Window",
     "Work",
     "current_origin",
     "flush_is_noop",

@@ -24,11 +24,11 @@ PUBLIC_PACKAGES = [
     "pumpcore_http",
     "pumpcore_kafka",
     "pumpcore_influxdb",
-    "pumpcore_mqtt",
-    "pumpcore_nats",
     "pumpcore_mysql",
     "pumpcore_postgres",
     "pumpcore_redis",
+    "pumpcore_mqtt",
+    "pumpcore_nats",
     "pumpcore_socket",
     "pumpcore_stdio",
 ]

@@ -2,10 +2,11 @@
 confined to a thread of its own.
 
 A pika ``BlockingConnection`` is not thread-safe, and the executors call a source's ``open``,
-``read``, ``acknowledge`` and ``close`` (and a sink's ``flush``) from whichever worker thread is
-free. So every source and sink gets a ``Link``: a thread that owns one connection and one
-channel, keeps them alive (heartbeats, deliveries, reconnecting), and runs the calls other
-threads hand it (``Link.call``). Rules:
+``read``, ``acknowledge`` and ``close`` from whichever worker thread is free. So every source
+gets a ``Link``: a thread that owns one connection and one channel, keeps them alive
+(heartbeats, deliveries, reconnecting), and runs the calls other threads hand it
+(``Link.call``). (Sinks publish through ``_publisher.py``'s ``Publisher``, the same idea on
+pika's asynchronous connection, so that many confirms can be awaited at once.) Rules:
 
 1. Only the link's thread touches pika objects; others wait on a future for the outcome. The
    thread is woken with ``add_callback_threadsafe`` (pika's one thread-safe entry point).
@@ -63,7 +64,8 @@ def redact_url(url: str) -> str:
 
 class AMQPConnection(Configurable):
     """Where the broker is and how to reach it (BSPump's ``AMQPConnection``); sources and sinks
-    given the same connection each open their own pika connection from it (rule 1).
+    given the same connection each open their own pika connection from it, on a thread of its
+    own (rule 1).
 
     Config:
         url: ``amqp://user:password@host:port/vhost`` (or ``amqps://``); the password is masked
@@ -177,10 +179,6 @@ class Link:
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    def wait_connected(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for a connection; True when there is one."""
-        return self._connected.wait(timeout)
-
     def start(self) -> None:
         """Start the thread and wait for the first connection.
 
@@ -202,7 +200,7 @@ class Link:
         """Run ``fn(channel)`` on the link's thread and return what it returned.
 
         Raises:
-            AMQPLinkDown: not connected now (rule 3).
+            AMQPLinkDown: not connected now, or ``fn`` did not start within ``timeout`` (rule 3).
             Exception: what ``fn`` raised (a pika connection error also drops the connection).
         """
         if not self._connected.is_set():
@@ -210,7 +208,12 @@ class Link:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._calls.append((fn, future))
         self._wake()
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            if future.cancel():  # still queued: it will not run
+                raise AMQPLinkDown(f"{self.owner}: no answer within {timeout} s") from None
+            return future.result()  # running: pika's own timeouts bound it
 
     def _wake(self) -> None:
         conn = self._conn

@@ -2,10 +2,10 @@
 confirmed every one. AMQPDeadLetterSink: the same for failed events and rejected input.
 
 Rules:
-1. ``process`` only encodes and buffers (it runs on the pipelines' thread); ``flush`` publishes
-   the buffer in order on the link's thread (``_connection.py``), each message persistent and
-   ``mandatory``, on a channel in confirm mode: ``basic_publish`` returns once the broker
-   confirmed the message.
+1. ``process`` only encodes and buffers (it runs on the pipelines' thread); ``flush`` sends
+   the buffer in order on the publisher's thread (``_publisher.py``), each message persistent
+   and ``mandatory``, on a channel in confirm mode, and returns once the broker confirmed every
+   one (the confirms of a batch come together: one disk sync covers many messages).
 2. A message the broker nacked, or whose connection was lost before its confirm came, is
    published again (the connection is reopened first) until ``publish_timeout`` has passed
    since the flush began; then ``flush`` raises ``AMQPPublishError``. A retried message may
@@ -26,23 +26,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 import orjson
-import pika
-import pika.exceptions
 
 from pumpcore import BlockingSink, ConfigError, ConfigRule, Context, Failure
 from pumpcore.config import in_range
 
-from ._connection import AMQPConnection, AMQPLinkDown, Link
+from ._connection import AMQPConnection, AMQPLinkDown
+from ._publisher import Message, Publisher
 
 if TYPE_CHECKING:
-    from pika.adapters.blocking_connection import BlockingChannel
-
     from pumpcore import Pipeline
 
 log = logging.getLogger("pumpcore.amqp")
-
-# (routing key, body, content type, headers) of a message waiting for the next flush.
-_Message = tuple[str, bytes, "str | None", "dict[str, Any] | None"]
 
 
 class AMQPPublishError(Exception):
@@ -113,9 +107,9 @@ class AMQPSink(BlockingSink):
         #: The broker this sink publishes to.
         self.Connection = connection if connection is not None else AMQPConnection()
         super().__init__(pipeline, id, config)
-        self._buffer: deque[_Message] = deque()
-        self._link: Link | None = None
-        self._reconnects = 0  # of links closed
+        self._buffer: deque[Message] = deque()
+        self._publisher: Publisher | None = None
+        self._reconnects = 0  # of publishers closed
         self._n_published = self._n_retried = self._n_failed = 0
 
     def apply_config(self) -> None:
@@ -142,12 +136,12 @@ class AMQPSink(BlockingSink):
 
     def statistics(self) -> AMQPSinkStatistics:
         """A frozen snapshot of the counters."""
-        link = self._link
+        publisher = self._publisher
         return AMQPSinkStatistics(
             self._n_published,
             self._n_retried,
             self._n_failed,
-            self._reconnects + (0 if link is None else link.disconnects),
+            self._reconnects + (0 if publisher is None else publisher.disconnects),
         )
 
     def encode(self, event: Any) -> tuple[bytes, str | None]:
@@ -187,8 +181,8 @@ class AMQPSink(BlockingSink):
         Raises:
             ConnectionError: no connection within the connection's ``connect_timeout``.
         """
-        self._link = self.Connection.link(f"{type(self).__name__} {self.Id!r}", _confirming)
-        self._link.start()
+        self._publisher = Publisher(self.Connection, f"{type(self).__name__} {self.Id!r}")
+        self._publisher.start()
 
     def flush(self) -> None:
         """Publish everything buffered, in order, each confirmed (rules 1-4).
@@ -197,57 +191,56 @@ class AMQPSink(BlockingSink):
             AMQPPublishError: a message was returned as unroutable, or stayed unconfirmed for
                 ``publish_timeout`` seconds.
         """
-        link = self._link
-        assert link is not None, "flush before open"
-        pending = self._buffer
-        if not pending:
-            return
+        publisher = self._publisher
+        assert publisher is not None, "flush before open"
+        pending, self._buffer = list(self._buffer), deque()
         deadline = time.monotonic() + self._publish_timeout
-        try:
-            while pending:
-                try:
-                    link.call(lambda channel: self._publish(channel, pending))
-                except (AMQPLinkDown, pika.exceptions.NackError) as exc:
-                    self._n_retried += 1
-                    left = deadline - time.monotonic()
-                    if left <= 0 or not link.wait_connected(left):
-                        raise AMQPPublishError(
-                            f"{type(self).__name__} {self.Id!r}: {len(pending)} messages not "
-                            f"confirmed by {self.Connection.redacted_url} within "
-                            f"publish_timeout={self._publish_timeout} s: {exc!r}"
-                        ) from exc
-                    log.info("%s %r: publishing again after %r", type(self).__name__, self.Id, exc)
-                except pika.exceptions.UnroutableError as exc:
-                    raise AMQPPublishError(
-                        f"{type(self).__name__} {self.Id!r}: the broker returned a message as "
-                        f"unroutable (exchange {self.Exchange!r}, routing key {pending[0][0]!r}):"
-                        " no queue is bound for it"
-                    ) from exc
-        except AMQPPublishError:
-            self._n_failed += len(pending)
-            pending.clear()
-            raise
-
-    def _publish(self, channel: BlockingChannel, pending: deque[_Message]) -> None:
-        """On the link's thread: publish from the front, dropping each message once confirmed."""
         while pending:
-            routing_key, body, content_type, headers = pending[0]
-            properties = pika.BasicProperties(
-                content_type=content_type, delivery_mode=self._delivery_mode, headers=headers
-            )
-            channel.basic_publish(self.Exchange, routing_key, body, properties, mandatory=True)
-            pending.popleft()
-            self._n_published += 1
+            left = deadline - time.monotonic()
+            try:
+                outcome = publisher.publish(
+                    self.Exchange, pending, self._delivery_mode, max(0.001, left)
+                )
+            except AMQPLinkDown as exc:
+                if left <= 0 or not publisher.wait_connected(left):
+                    self._give_up(len(pending), f"not connected: {exc!r}", exc)
+                continue
+            self._n_published += sum(outcome.confirmed)
+            if outcome.returned:
+                self._give_up(
+                    len(outcome.returned) + len(outcome.failed),
+                    f"the broker returned messages as unroutable (exchange {self.Exchange!r}, "
+                    f"routing key {outcome.returned[0]!r}): no queue is bound for it",
+                    None,
+                )
+            if not outcome.failed:
+                return
+            # Nacked, or lost with the connection before the confirm (rule 2), in order.
+            pending = [pending[i] for i in sorted(outcome.failed)]
+            self._n_retried += len(pending)
+            if time.monotonic() >= deadline:
+                self._give_up(len(pending), f"unconfirmed: {outcome.cause!r}", outcome.cause)
+            log.info(
+                "%s %r: publishing %d again after %r",
+                type(self).__name__, self.Id, len(pending), outcome.cause,
+            )  # fmt: skip
+            publisher.wait_connected(max(0.0, deadline - time.monotonic()))
+
+    def _give_up(self, count: int, why: str, cause: BaseException | None) -> None:
+        self._n_failed += count
+        raise AMQPPublishError(
+            f"{type(self).__name__} {self.Id!r}: {count} messages not confirmed by "
+            f"{self.Connection.redacted_url} (publish_timeout={self._publish_timeout} s): {why}"
+        ) from cause
 
     def close(self) -> None:
         """Disconnect. Messages still buffered (the last flush failed) are not sent; their
         positions were never acknowledged."""
-        link, self._link = self._link, None
-        if link is not None:
-            self._reconnects += link.disconnects
+        publisher, self._publisher = self._publisher, None
         self._buffer.clear()
-        if link is not None:
-            link.close()
+        if publisher is not None:
+            self._reconnects += publisher.disconnects
+            publisher.close()
 
 
 class AMQPDeadLetterSink(AMQPSink):
@@ -280,8 +273,3 @@ class AMQPDeadLetterSink(AMQPSink):
             "x-pumpcore-error": error,
         }
         self._buffer.append((self.RoutingKey, body, self._content_type or content_type, headers))
-
-
-def _confirming(channel: BlockingChannel) -> None:
-    """A sink's channel setup: publisher confirms."""
-    channel.confirm_delivery()

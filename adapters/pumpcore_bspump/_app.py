@@ -97,7 +97,7 @@ class BSPumpApplication:
         """BSPump's ASAB web container (aiohttp) is not there: say what to do instead."""
         raise AttributeError(
             "BSPumpApplication has no WebContainer (ASAB's aiohttp server): a WebSocketSource "
-            "listens by itself (config={'listen': 'HOST:PORT', 'path': '/bspump/ws'}), and -w "
+            "listens by itself (config={'address': 'HOST:PORT', 'path': '/bspump/ws'}), and -w "
             "serves the web API; see docs/migrating-from-bspump.md"
         )
 

@@ -9,7 +9,7 @@ Rules:
    ``await self.Pipeline.ready()``), then sends the event on.
 3. A ``Source`` runs ``main`` in the background from the start of the run until the run stops
    (then it is cancelled, as BSPump cancels it); when ``main`` returns, the source is exhausted.
-   Its events are queued (at most ``queue_size``) and taken by the pipeline in order; a full
+   Its events are queued (at most ``queue_max_size``) and taken by the pipeline in order; a full
    queue makes ``process`` wait. They have no positions to acknowledge.
 """
 
@@ -97,12 +97,12 @@ class Source(BSPumpComponent, AsyncSource):
     ``await self.Pipeline.ready()`` and ``await self.process(event)`` (rule 3).
 
     Config:
-        queue_size: how many events ``process`` may queue for the pipeline before it waits.
+        queue_max_size: how many events ``process`` may queue for the pipeline before it waits.
     """
 
     ConfigAllowUnknown: ClassVar[bool] = True
-    ConfigDefaults: ClassVar[Mapping[str, Any]] = {"queue_size": 1000}
-    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {"queue_size": at_least(1)}
+    ConfigDefaults: ClassVar[Mapping[str, Any]] = {"queue_max_size": 1000}
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {"queue_max_size": at_least(1)}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -127,7 +127,7 @@ class Source(BSPumpComponent, AsyncSource):
     async def open(self) -> None:
         """Create the queue ``main`` fills."""
         self._send, self._recv = anyio.create_memory_object_stream[Received](
-            int(self.Config["queue_size"])
+            int(self.Config["queue_max_size"])
         )
 
     async def serve(self) -> None:

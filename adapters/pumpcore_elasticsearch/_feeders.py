@@ -36,9 +36,9 @@ def _require_id(feeder: str, event: Any) -> tuple[Any, Any]:
 def data_feeder_create_or_index(event: Any) -> bytes:
     """``create`` without an ``_id`` (the cluster picks one), ``index`` with one (a replayed
     event overwrites its earlier copy): BSPump's default."""
+    if type(event) is not dict or "_id" not in event:  # the common case, inlined: per event
+        return b'{"create":{}}\n' + orjson.dumps(event, option=_NL)
     _id, doc = _split_id(event)
-    if _id is None:
-        return b'{"create":{}}\n' + orjson.dumps(doc, option=_NL)
     return orjson.dumps({"index": {"_id": _id}}, option=_NL) + orjson.dumps(doc, option=_NL)
 
 

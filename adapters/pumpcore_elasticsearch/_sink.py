@@ -22,7 +22,8 @@ Rules:
 4. When the cluster cannot be reached, or keeps refusing items retrying could help, after every
    retry, ``flush`` raises ``ElasticSearchError``: the run acknowledges nothing more from the
    sources feeding this sink (a restart replays), and the items not written stay buffered,
-   first in line for the next flush. Nothing is dropped silently.
+   first in line for the next flush. A dead-letter sink that raises makes ``flush`` raise too
+   (that chunk's items are then left to the replay). Nothing is dropped silently.
 5. An event that cannot be encoded (not JSON, no ``_id`` for an update, no time for a dated
    index) raises from ``process``: the pipeline's error policy and dead-letter sink handle it.
 """
@@ -159,10 +160,15 @@ class ElasticSearchSink(BlockingSink):
     def apply_config(self) -> None:
         super().apply_config()
         config = self.Config
-        self._index_of = index_namer(str(config["index"]), str(config["time_field"]))
+        pattern = str(config["index"])
+        self._index_of = index_namer(pattern, str(config["time_field"]))
+        self._fixed_index = None if "%" in pattern else pattern
         self._max_count = int(config["bulk_max_count"])
         self._max_bytes = int(config["bulk_max_bytes"])
-        self._params = {"refresh": str(config["refresh"])} if config["refresh"] else None
+        # Only what rule 2 reads: the answer shrinks from ~200 bytes an item to ~30.
+        self._params = {"filter_path": "errors,items.*.status,items.*.error,items.*._id"}
+        if config["refresh"]:
+            self._params["refresh"] = str(config["refresh"])
 
     def statistics(self) -> ElasticSearchSinkStatistics:
         """A frozen snapshot of the counters."""
@@ -178,7 +184,7 @@ class ElasticSearchSink(BlockingSink):
         """Encode the event into a bulk item and buffer it (rule 5 for what raises)."""
         index = context.get("es_index") if context else None
         if index is None:
-            index = self._index_of(event)
+            index = self._fixed_index or self._index_of(event)
         lines = self.data_feeder(event)
         if not isinstance(lines, bytes):
             lines = b"".join(lines)

@@ -1,15 +1,21 @@
 """FileABCSource: BSPump's protocol for reading files that land in a directory, at least once.
 
 The source is a ``BlockingSource``: the executor calls ``read`` and ``acknowledge`` in a worker
-thread (inline under the sync executor). Each event's position is ``(filename, offset)``: the
-file's original name and the byte offset just after the event's record, in the decompressed
-stream. File offsets are the acknowledgement position, so a restarted pump resumes a half-read
-file without loss.
+thread (inline under the sync executor). Each event's position is one int, ``serial << 48 |
+offset``: the serial this source gave the file when it opened it, and the byte offset just after
+the event's record, in the decompressed stream (an int costs a third of a ``(filename, offset)``
+tuple per record, and the garbage collector never scans it; the context names the file).
+File offsets are the acknowledgement position, so a restarted pump resumes a half-read file
+without loss.
 
 Rules (BSPump's, kept; differences are marked):
 1. ``path`` is a glob, or several joined by ``os.pathsep``; ``include``/``exclude`` are further
    globs matched against the whole path (``exclude`` wins). Names ending in ``-locked``,
-   ``-failed`` or ``-processed`` are never taken as new files, nor are offset state files.
+   ``-failed`` or ``-processed`` are never taken as new files, nor are offset state files
+   (``OffsetStore.is_state_file``). (New.) ``**`` enters each folder once, so symlink loops
+   end (``_glob``). Every other file found is read, or counted in ``files_failed`` with its
+   reason reported: one whose name is too long to carry the ``-locked`` / ``-processed``
+   marks fails before it is touched, instead of failing to rename at every scan.
 2. A file is locked by renaming it to ``<name>-locked`` before it is read; if the rename finds the
    file gone, another process took it and it is skipped. If ``<name>-locked`` exists and cannot
    be resumed (rule 5), the new file is not read and this is reported once, rather than
@@ -56,10 +62,11 @@ from __future__ import annotations
 
 import bisect
 import bz2
+import errno
 import fnmatch
-import glob
 import gzip
 import io
+import itertools
 import logging
 import lzma
 import os
@@ -70,17 +77,19 @@ import time
 from collections import Counter, deque
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from itertools import repeat
-from operator import itemgetter
+from operator import add, rshift
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from pumpcore import BlockingSource, ConfigError, config_value_repr
+from pumpcore import BlockingSource, ConfigError
+from pumpcore.config import ConfigRule, at_least, in_range, one_of
 from pumpcore.lowlevel import Batch
 
-from ._common import check_encoding, fsync_directory
+from ._common import LINE_CODEC, fsync_directory
 from ._errors import FileReadError
-from ._offsets import STATE_MARK, OffsetStore, SavedOffset
+from ._glob import iglob
+from ._offsets import NAME_MAX, OffsetStore, SavedOffset
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
@@ -115,8 +124,12 @@ class FileSourceStatistics:
     offset_writes: int
 
 
-_Chunk = tuple[Sequence[Any], Sequence[tuple[str, int]], Sequence[dict[str, Any]]]
-"""Records of one file: events, positions ``(filename, offset)`` and contexts, as columns."""
+_Chunk = tuple[Sequence[Any], Sequence[int], Sequence[dict[str, Any]]]
+"""Records of one file: events, positions (``serial << 48 | offset``) and contexts, as columns."""
+
+_OFFSET_BITS = 48
+"""Bits of a position that hold the offset (256 TiB); the file's serial is above them."""
+_OFFSET_MASK = (1 << _OFFSET_BITS) - 1
 
 
 class _Columns:
@@ -126,7 +139,7 @@ class _Columns:
 
     def __init__(self) -> None:
         self.events: list[Any] = []
-        self.positions: list[tuple[str, int]] = []
+        self.positions: list[int] = []
         self.contexts: list[dict[str, Any]] = []
 
     def add(self, chunk: _Chunk) -> None:
@@ -151,6 +164,7 @@ class _File:
         "resume",
         "saved",
         "saved_at",
+        "serial",
         "signature",
         "unsaved",
     )
@@ -160,6 +174,9 @@ class _File:
     ) -> None:
         self.name = name
         self.locked = name + _LOCKED
+        #: Set when its records are opened (``FileABCSource._open_records``): the upper part
+        #: of its positions.
+        self.serial = 0
         #: The open ``-locked`` file; holds the flock until the file is finished (rule 8).
         self.raw: io.BufferedReader | None = raw
         #: The locked file's (mtime ns, size) when it was locked, saved with each offset.
@@ -229,6 +246,28 @@ def _signature_of(raw: io.BufferedReader) -> tuple[int, int]:
     return (st.st_mtime_ns, st.st_size)
 
 
+def _name_max(path: str) -> int:
+    """The longest file name, in bytes, in the folder of ``path``."""
+    try:
+        return os.pathconf(os.path.dirname(path) or os.curdir, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # AttributeError: no pathconf (Windows)
+        return NAME_MAX
+
+
+def _json_safe(name: str) -> str:
+    """``name`` as valid Unicode, for contexts that end up in JSON.
+
+    A name that is not valid UTF-8 arrives with its odd bytes as lone surrogates (PEP 383),
+    which JSON encoders refuse or pass on to fail later; they are shown as ``\\xNN`` here.
+    Positions keep the exact name: that is what the source renames.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+    return name
+
+
 def _signature(path: str) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
@@ -242,7 +281,8 @@ class FileABCSource(BlockingSource):
 
     Subclasses override ``iter_records(filename, f)``, which gets a binary file object (already
     decompressed) and yields ``(event, offset)`` pairs, ``offset`` being the byte offset just
-    after the record. Each event's context is ``{"filename": <original name>, "offset": offset}``.
+    after the record. Each event's context is ``{"filename": <original name>, "offset": offset}``
+    (a name not valid UTF-8 shown with ``\\xNN`` escapes, so that contexts go into JSON).
 
     Config:
         path: a glob (several joined by ``os.pathsep``) of the files to read. Required.
@@ -263,9 +303,10 @@ class FileABCSource(BlockingSource):
         poll_interval, retry_delay, read_size: see ``IOSource`` (defaults 1.0, 0.0, 256 here).
 
     Raises:
-        ConfigError: at build time, for an unknown ``post`` or ``mode``, an unusable encoding,
-            ``max_open_files`` or ``offset_commit_every`` below 1, a negative
-            ``offset_commit_interval``, or an empty ``path`` once the source joins a pipeline.
+        ConfigError: at build time, for a value outside its ``ConfigRules`` (an unknown
+            ``post`` or ``mode``, an encoding that is not ASCII-compatible text,
+            ``max_open_files`` or ``offset_commit_every`` below 1, a negative or NaN
+            interval…), or an empty ``path`` once the source joins a pipeline.
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
@@ -285,6 +326,15 @@ class FileABCSource(BlockingSource):
         "retry_delay": 0.0,
     }
 
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        "mode": one_of("r", "rt", "rb"),
+        "encoding": LINE_CODEC,
+        "post": one_of(*_POST),
+        "max_open_files": in_range(1, 2**20),
+        "offset_commit_interval": at_least(0),
+        "offset_commit_every": at_least(1),
+    }
+
     #: True when ``iter_records`` reports offsets from ``f.tell()``, so that resuming can seek
     #: straight to the saved offset instead of parsing and skipping what was acknowledged.
     SeekToResume: ClassVar[bool] = False
@@ -297,6 +347,8 @@ class FileABCSource(BlockingSource):
     ) -> None:
         self._lock = threading.Lock()
         self._files: dict[str, _File] = {}
+        self._by_serial: dict[int, _File] = {}
+        self._serials = itertools.count(1)
         self._current: _File | None = None
         self._queue: deque[tuple[str, bool]] = deque()
         self._error: FileReadError | None = None
@@ -320,28 +372,10 @@ class FileABCSource(BlockingSource):
         super().apply_config()
         config = self.Config
         owner = self._owner()
-        if config["post"] not in _POST:
-            raise ConfigError(
-                f"{owner}: config key 'post' must be one of {', '.join(_POST)}, "
-                f"got {config_value_repr('post', config['post'])}"
-            )
-        if config["mode"] not in ("r", "rt", "rb"):
-            raise ConfigError(
-                f"{owner}: config key 'mode' must be 'r' or 'rb', got "
-                f"{config_value_repr('mode', config['mode'])}"
-            )
-        for key in ("max_open_files", "offset_commit_every"):
-            if int(config[key]) < 1:
-                raise ConfigError(f"{owner}: config key {key!r} must be >= 1, got {config[key]!r}")
-        #: Rule 4's bounds on saving offsets.
+        #: Rule 4's bounds on saving offsets (``ConfigRules`` checked them).
         self.OffsetCommitInterval = float(config["offset_commit_interval"])
         self.OffsetCommitEvery = int(config["offset_commit_every"])
-        if self.OffsetCommitInterval < 0:
-            raise ConfigError(
-                f"{owner}: config key 'offset_commit_interval' must be >= 0, "
-                f"got {config['offset_commit_interval']!r}"
-            )
-        self.Encoding = check_encoding(owner, str(config["encoding"]))
+        self.Encoding = str(config["encoding"]) or "utf-8"
         #: True when events are decoded text (``mode`` without ``b``).
         self.TextMode = "b" not in config["mode"]
         self._store = OffsetStore(str(config["state_dir"]))
@@ -375,8 +409,8 @@ class FileABCSource(BlockingSource):
         found: list[str] = []
         seen: set[str] = set()
         for pattern in self._patterns():
-            for name in sorted(glob.glob(pattern, recursive=True)):
-                if name in seen or name.endswith(_MARKERS) or STATE_MARK in name:
+            for name in sorted(iglob(pattern)):
+                if name in seen or name.endswith(_MARKERS) or self._store.is_state_file(name):
                     continue
                 seen.add(name)
                 if not os.path.isfile(name) or not self._matches(name):
@@ -392,13 +426,13 @@ class FileABCSource(BlockingSource):
             return []
         found: list[str] = []
         for pattern in self._patterns():
-            for locked in sorted(glob.glob(pattern + _LOCKED, recursive=True)):
+            for locked in sorted(iglob(pattern + _LOCKED)):
                 name = locked[: -len(_LOCKED)]
                 if (
                     name in self._files
                     or name in found
                     or locked in self._given_up
-                    or STATE_MARK in name
+                    or self._store.is_state_file(name)
                     or not os.path.isfile(locked)
                     or not self._matches(name)
                     or self._store.load(name) is None
@@ -429,6 +463,15 @@ class FileABCSource(BlockingSource):
         if name in self._files:
             return None  # its -locked namesake is being read; a later scan takes it
         locked = name + _LOCKED
+        signature = _signature(name)
+        mark = "-processed" if self.Config["post"] == "move" else _LOCKED  # "-failed" is as long
+        if _name_max(name) < len(os.fsencode(os.path.basename(name) + mark)):
+            # Rule 1: renaming would fail at every scan; fail it once, untouched.
+            self._n_failed += 1
+            if signature is not None:
+                self._set_aside[name] = signature  # not again while unchanged
+            too_long = OSError(errno.ENAMETOOLONG, f"name too long to add {mark!r}", name)
+            raise self._error_for(name, too_long)
         if os.path.lexists(locked):
             if self._store.load(name) is not None:
                 return None  # another pump reads it, or it is resumed first: a later scan
@@ -440,7 +483,6 @@ class FileABCSource(BlockingSource):
             self._n_failed += 1
             stale = FileExistsError(f"{locked!r} exists and cannot be resumed (no saved offset)")
             raise self._error_for(name, stale)
-        signature = _signature(name)
         try:
             os.rename(name, locked)
         except FileNotFoundError:
@@ -500,24 +542,29 @@ class FileABCSource(BlockingSource):
         assert entry.raw is not None
         entry.reader = _decompressed(entry.raw, entry.name)
         entry.records = self._records(entry, entry.reader)
+        entry.serial = next(self._serials)
         self._files[entry.name] = entry
+        self._by_serial[entry.serial] = entry
 
     def _records(self, entry: _File, reader: io.BufferedIOBase) -> Generator[_Chunk, None, None]:
         resume = entry.resume
         if resume and self.SeekToResume:
             reader.seek(resume)  # inside the generator: a failure fails the file like a read
         name = entry.name
-        names = repeat(name)
+        serial = entry.serial << _OFFSET_BITS
+        shown = _json_safe(name)
         for events, offsets in self.iter_chunks(name, reader):
             if offsets and offsets[0] <= resume:  # acknowledged by an earlier run
                 first = bisect.bisect_right(offsets, resume)
                 events, offsets = events[first:], offsets[first:]
             if not events:
                 continue
+            if offsets[-1] > _OFFSET_MASK:  # the file fails, rather than a position lying
+                raise ValueError(f"offset {offsets[-1]} is beyond the 2**48 positions can hold")
             # The per-record work of every file pump, done a chunk at a time in C loops: the
             # columns of a Batch, no object per record.
-            positions = list(zip(names, offsets, strict=False))
-            contexts = [{"filename": name, "offset": offset} for offset in offsets]
+            positions = list(map(add, repeat(serial), offsets))
+            contexts = [{"filename": shown, "offset": offset} for offset in offsets]
             yield events, positions, contexts
 
     # ------------------------------------------------------------------ the I/O contract
@@ -582,7 +629,7 @@ class FileABCSource(BlockingSource):
                     entry.carry = (chunk[0][wanted:], chunk[1][wanted:], chunk[2][wanted:])
                     chunk = (chunk[0][:wanted], chunk[1][:wanted], chunk[2][:wanted])
                 out.add(chunk)
-                entry.read_to = chunk[1][-1][1]
+                entry.read_to = chunk[1][-1] & _OFFSET_MASK
         except Exception as exc:
             # What the generator yielded before it raised was kept (rule 6).
             self._current = None
@@ -605,21 +652,30 @@ class FileABCSource(BlockingSource):
                 (the first such error; the others are logged).
         """
         with self._lock:
-            # Positions come in read order, so each file's last one is its highest; both
-            # lines loop in C (a commit acknowledges thousands).
-            highest: dict[str, int] = dict(positions)
-            if len(highest) == 1:  # one file, the usual case: no need to count per name
-                counts = Counter({next(iter(highest)): len(positions)})
+            if not positions:
+                return
+            # Positions come in read order, files one after another with rising serials: each
+            # file's last position is its highest, and equal serials at both ends mean one
+            # file (the usual case). Otherwise the loops run in C (a commit acknowledges
+            # thousands).
+            first, last = positions[0] >> _OFFSET_BITS, positions[-1] >> _OFFSET_BITS
+            highest: dict[int, int]
+            counts: Mapping[int, int]
+            if first == last:
+                highest, counts = {first: positions[-1]}, {first: len(positions)}
             else:
-                counts = Counter(map(itemgetter(0), positions))
+                serials = list(map(rshift, positions, repeat(_OFFSET_BITS)))
+                highest, counts = dict(zip(serials, positions, strict=True)), Counter(serials)
             now = time.monotonic()
             errors: list[FileReadError] = []
-            for name, offset in highest.items():
-                entry = self._files.get(name)
+            for serial, position in highest.items():
+                entry = self._by_serial.get(serial)
+                offset = position & _OFFSET_MASK
                 if entry is None or offset <= entry.acked:
                     continue
+                name = entry.name
                 entry.acked = offset
-                entry.unsaved += counts[name]
+                entry.unsaved += counts[serial]
                 done = entry.done()
                 if (
                     done
@@ -657,6 +713,7 @@ class FileABCSource(BlockingSource):
                 self._release(entry)
                 self._n_interrupted += 1
             self._files.clear()
+            self._by_serial.clear()
 
     def _save(self, entry: _File) -> None:
         """Save ``entry``'s acknowledged offset durably (rule 4).
@@ -702,7 +759,7 @@ class FileABCSource(BlockingSource):
         """Post-process a file read to the end and fully acknowledged (rule 4)."""
         name, locked = entry.name, entry.locked
         post = self.Config["post"]
-        del self._files[name]
+        del self._files[name], self._by_serial[entry.serial]
         try:
             if post == "delete":
                 os.unlink(locked)
@@ -740,7 +797,7 @@ class FileABCSource(BlockingSource):
     def _fail(self, entry: _File, exc: Exception) -> FileReadError:
         """Rule 6: set a file that cannot be read aside and describe why."""
         name, locked = entry.name, entry.locked
-        del self._files[name]
+        del self._files[name], self._by_serial[entry.serial]
         self._close_reader(entry)
         if self.Config["post"] == "noop":
             self._rename(locked, name)

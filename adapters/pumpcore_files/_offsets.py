@@ -12,7 +12,12 @@ Rules:
    match the ``-locked`` file beside it (another file locked under the same name later) is not
    trusted: that file is left for a human instead of being resumed from a wrong offset.
 4. State files never look like input: next to the data they are hidden (``.<name>.pumpcore-
-   offset``), which globs skip, and file sources also skip any name containing ``STATE_MARK``.
+   offset``), which globs skip, and file sources also skip what ``is_state_file`` recognises:
+   a hidden name ending in ``STATE_MARK`` (or its ``.tmp``), or any such name in ``state_dir``.
+   A visible ``report.pumpcore-offset.csv`` is input like any other.
+5. A state file's name fits ``NAME_MAX`` (255 bytes) whatever the length of the file's name:
+   a name too long to carry the marks is cut and a hash of the whole name appended (the full
+   name is inside, and ``load`` checks it, so two cut names never mix).
 """
 
 from __future__ import annotations
@@ -27,7 +32,26 @@ import attrs
 from ._common import fsync_directory
 
 STATE_MARK = ".pumpcore-offset"
-"""Part of every state file's name; file sources never read a name that contains it."""
+"""The end of every state file's name (rule 4)."""
+
+NAME_MAX = 255
+"""The longest file name, in bytes, of the usual file systems (ext4, XFS, Btrfs, tmpfs, APFS)."""
+
+_TEMPORARY = ".tmp"
+
+
+def _fitted(prefix: str, base: str, suffix: str) -> str:
+    """``prefix + base + suffix``, with ``base`` cut and hashed when the whole (and its
+    ``.tmp`` while it is written) would not fit ``NAME_MAX`` (rule 5)."""
+    name = prefix + base + suffix
+    raw = os.fsencode(base)
+    room = NAME_MAX - len(os.fsencode(prefix + suffix + _TEMPORARY))
+    if len(raw) <= room:
+        return name
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    # Cutting bytes may split a character: fsdecode keeps the half as a surrogate, fsencode
+    # gives the same bytes back, so the name still round-trips.
+    return prefix + os.fsdecode(raw[: room - len(digest) - 1]) + "~" + digest + suffix
 
 
 @attrs.frozen
@@ -58,10 +82,19 @@ class OffsetStore:
         """The state file of ``filename`` (its original name, before locking)."""
         directory, base = os.path.split(os.path.abspath(filename))
         if not self.state_dir:
-            return os.path.join(directory, f".{base}{STATE_MARK}")
+            return os.path.join(directory, _fitted(".", base, STATE_MARK))
         # One folder for files from several directories: the hash keeps equal names apart.
-        digest = hashlib.sha256(directory.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-        return os.path.join(self.state_dir, f"{base}.{digest}{STATE_MARK}")
+        digest = hashlib.sha256(os.fsencode(directory)).hexdigest()[:16]
+        return os.path.join(self.state_dir, _fitted("", base, f".{digest}{STATE_MARK}"))
+
+    def is_state_file(self, path: str) -> bool:
+        """True when ``path`` has the form of a state file (or its temporary) (rule 4)."""
+        directory, base = os.path.split(os.path.abspath(path))
+        if not base.endswith((STATE_MARK, STATE_MARK + _TEMPORARY)):
+            return False
+        if base.startswith("."):
+            return True
+        return bool(self.state_dir) and directory == os.path.abspath(self.state_dir)
 
     def load(self, filename: str) -> SavedOffset | None:
         """The saved offset of ``filename``, or None when there is none (or it is unreadable)."""
@@ -93,7 +126,7 @@ class OffsetStore:
                 "signature": list(saved.signature),
             }
         ).encode()
-        temporary = path + ".tmp"
+        temporary = path + _TEMPORARY
         with open(temporary, "wb") as f:
             f.write(body)
             f.flush()

@@ -45,9 +45,10 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
-from pumpcore import BlockingSink, ConfigError, Context, config_value_repr
+from pumpcore import BlockingSink, ConfigError, Context
+from pumpcore.config import ConfigRule, in_range, one_of
 
-from ._common import fsync_directory
+from ._common import SINK_LINE_CODEC, fsync_directory
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
@@ -248,6 +249,7 @@ class _FileSink(BlockingSink):
     """Common parts: the output path, build-time checks, open files, durable flushing."""
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {"path": "", "max_open_files": 128}
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {"max_open_files": in_range(1, 2**20)}
 
     def __init__(
         self,
@@ -268,10 +270,7 @@ class _FileSink(BlockingSink):
             raise ConfigError(
                 f"{self._owner()}: config key 'path' is empty; set it or override get_file_name()"
             )
-        limit = int(self.Config["max_open_files"])
-        if limit < 1:
-            raise ConfigError(f"{self._owner()}: config key 'max_open_files' must be >= 1")
-        self._files.limit = limit
+        self._files.limit = int(self.Config["max_open_files"])
 
     def get_file_name(self, context: Context, event: Any) -> str:
         """The file ``event`` goes to (BSPump's hook): the ``path`` config key by default.
@@ -344,6 +343,14 @@ class FileCSVSink(_FileSink):
         "quoting": csv.QUOTE_MINIMAL,
         "skipinitialspace": False,
         "strict": False,
+    }
+
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        # A restart finds the last record boundary by the terminator's bytes (rule 6).
+        "encoding": SINK_LINE_CODEC,
+        "dialect": ConfigRule(
+            "a csv dialect name", lambda v: isinstance(v, str) and v in csv.list_dialects()
+        ),
     }
 
     def __init__(
@@ -465,6 +472,14 @@ class _NullWriter:
         return len(data)
 
 
+_FLAGS: Mapping[str, int] = {"O_CREAT": os.O_CREAT, "O_EXCL": os.O_EXCL}
+
+
+def _flag_names(value: object) -> list[str]:
+    """The flag names of ``FileBlockSink``'s ``flags`` key (``"O_CREAT, O_EXCL"``)."""
+    return [name.strip() for name in str(value).split(",") if name.strip()]
+
+
 class FileBlockSink(_FileSink):
     """Writes each event (``bytes``, or ``str`` as UTF-8) to its file (BSPump's
     ``FileBlockSink``): in ``wb`` mode the event replaces the file's content (one block per file,
@@ -505,7 +520,13 @@ class FileBlockSink(_FileSink):
         "terminator": "",
     }
 
-    _FLAGS: ClassVar[Mapping[str, int]] = {"O_CREAT": os.O_CREAT, "O_EXCL": os.O_EXCL}
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        "mode": one_of("wb", "ab"),
+        "flags": ConfigRule(
+            f"a comma-separated list of {', '.join(_FLAGS)}",
+            lambda v: all(name in _FLAGS for name in _flag_names(v)),
+        ),
+    }
 
     def __init__(
         self,
@@ -518,22 +539,9 @@ class FileBlockSink(_FileSink):
     def apply_config(self) -> None:
         super().apply_config()
         mode = self.Config["mode"]
-        if mode not in ("wb", "ab"):
-            raise ConfigError(
-                f"{self._owner()}: config key 'mode' must be 'wb' or 'ab', got "
-                f"{config_value_repr('mode', mode)}"
-            )
         flags = os.O_WRONLY | (os.O_TRUNC if mode == "wb" else os.O_APPEND)
-        for name in str(self.Config["flags"]).split(","):
-            name = name.strip()
-            if not name:
-                continue
-            if name not in self._FLAGS:
-                raise ConfigError(
-                    f"{self._owner()}: unknown flag {name!r} in config key 'flags' "
-                    f"(known: {', '.join(self._FLAGS)})"
-                )
-            flags |= self._FLAGS[name]
+        for name in _flag_names(self.Config["flags"]):
+            flags |= _FLAGS[name]
         self._flags = flags
         self._terminator = str(self.Config["terminator"]).encode("utf-8")
 
@@ -602,6 +610,7 @@ class FileJSONLinesSink(_FileSink):
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {"mode": "a"}
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {"mode": one_of("a", "w")}
 
     def __init__(
         self,
@@ -611,15 +620,6 @@ class FileJSONLinesSink(_FileSink):
     ) -> None:
         self._opened_once: set[str] = set()
         super().__init__(pipeline, id, config)
-
-    def apply_config(self) -> None:
-        super().apply_config()
-        mode = self.Config["mode"]
-        if mode not in ("a", "w"):
-            raise ConfigError(
-                f"{self._owner()}: config key 'mode' must be 'a' or 'w', got "
-                f"{config_value_repr('mode', mode)}"
-            )
 
     def process(self, context: Context, event: Any) -> None:
         """Append the event as a JSON line."""

@@ -10,6 +10,7 @@ from itertools import accumulate, repeat
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pumpcore import ConfigError, config_value_repr
+from pumpcore.config import ConfigRule, one_of, optional
 
 from ._abc_source import FileABCSource
 
@@ -56,11 +57,11 @@ def _strip_newline(raw: bytes) -> bytes:
 class FileLineSource(FileABCSource):
     """Emits each line of each file, without its line terminator (``\\n`` or ``\\r\\n``).
 
-    Each event's position is ``(filename, offset)`` and its context ``{"filename": <original
-    name>, "offset": <byte offset just after the line>}`` (in the decompressed stream for
-    compressed files). The offset is where reading resumes after this line: once the executor
-    acknowledges it (every event up to it written), it is saved, so a restart skips what was done.
-    Resuming seeks straight to the saved offset.
+    Each event's context is ``{"filename": <original name>, "offset": <byte offset just after
+    the line>}`` (in the decompressed stream for compressed files); its position encodes the
+    same offset (see ``FileABCSource``). The offset is where reading resumes after this line:
+    once the executor acknowledges it (every event up to it written), it is saved, so a restart
+    skips what was done. Resuming seeks straight to the saved offset.
 
     Config: those of ``FileABCSource`` (``mode = "r"`` decodes lines as text; an invalid byte
     sequence then fails the file).
@@ -207,31 +208,35 @@ class FileMultiLineSource(FileABCSource):
             yield self.decode(b"\n".join(latch)), offset
 
 
-def _as_bool(owner: str, key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(
-        f"{owner}: config key {key!r} expects a boolean, got {config_value_repr(key, value)}"
-    )
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-def _as_quoting(owner: str, value: Any) -> int:
+def _as_bool(value: Any) -> bool:
+    """A flag given as a bool or INI text (``_BOOLEAN`` accepted it)."""
+    return value if isinstance(value, bool) else str(value).strip().lower() in _TRUE
+
+
+def _as_quoting(value: Any) -> int:
+    """``quoting`` as ``csv``'s number (``_QUOTING`` accepted it)."""
     if isinstance(value, str) and value.strip().upper().startswith("QUOTE_"):
-        quoting = getattr(csv, value.strip().upper(), None)
-        if isinstance(quoting, int):
-            return quoting
+        return int(getattr(csv, value.strip().upper()))
+    return int(value)
+
+
+def _is_quoting(value: Any) -> bool:
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"{owner}: config key 'quoting' expects 0-3 or a csv.QUOTE_* name, got "
-            f"{config_value_repr('quoting', value)}"
-        ) from None
+        return _as_quoting(value) >= 0  # csv checks the upper bound (apply_config)
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+_BOOLEAN = optional(
+    ConfigRule(
+        "a boolean (true/false, yes/no, on/off, 1/0)",
+        lambda v: isinstance(v, bool) or str(v).strip().lower() in _TRUE + _FALSE,
+    )
+)
+_QUOTING = optional(ConfigRule("0-3 or a csv.QUOTE_* name", _is_quoting))
 
 
 class FileCSVSource(FileABCSource):
@@ -271,6 +276,17 @@ class FileCSVSource(FileABCSource):
         >>> tmp.cleanup()
     """
 
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        "mode": one_of("r", "rt"),  # CSV is text
+        "dialect": ConfigRule(
+            "a csv dialect name", lambda v: isinstance(v, str) and v in csv.list_dialects()
+        ),
+        "doublequote": _BOOLEAN,
+        "skipinitialspace": _BOOLEAN,
+        "strict": _BOOLEAN,
+        "quoting": _QUOTING,
+    }
+
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
         "mode": "r",
         "fieldnames": None,
@@ -300,23 +316,16 @@ class FileCSVSource(FileABCSource):
         super().apply_config()
         owner = self._owner()
         config = self.Config
-        if not self.TextMode:
-            raise ConfigError(f"{owner}: CSV is read as text; config key 'mode' must be 'r'")
-        try:
-            self.Dialect = csv.get_dialect(str(config["dialect"]))
-        except csv.Error as exc:
-            raise ConfigError(
-                f"{owner}: unknown csv dialect {config_value_repr('dialect', config['dialect'])}"
-            ) from exc
+        self.Dialect = csv.get_dialect(str(config["dialect"]))
         options: dict[str, Any] = {}
         for key in ("delimiter", "escapechar", "lineterminator", "quotechar"):
             if config[key] is not None:
                 options[key] = str(config[key])
         for key in ("doublequote", "skipinitialspace", "strict"):
             if config[key] is not None:
-                options[key] = _as_bool(owner, key, config[key])
+                options[key] = _as_bool(config[key])
         if config["quoting"] is not None:
-            options["quoting"] = _as_quoting(owner, config["quoting"])
+            options["quoting"] = _as_quoting(config["quoting"])
         try:  # let csv check the combination now, at build time
             csv.reader([], dialect=self.Dialect, **options)
         except (TypeError, csv.Error) as exc:

@@ -3,6 +3,14 @@ Server side and WebSocket on anyio, h11 and wsproto: a webhook source, a WebSock
 and a WebSocket client sink, running under every executor.
 
 Install with ``pip install "pumpcore[http]"``.
+
+Duplicates after a crash: the polling source has nothing to replay (the next trigger polls
+again). The webhook answers 200 only after its event's commit, so a client re-sends what a
+crash left unanswered: the requests in flight, at most ``queue_size`` plus the in-flight
+window (``commit_every`` positions rounded up to whole batches, 1,024 with the defaults). The
+WebSocket source has no acknowledgement: a crash loses what it read, never duplicates it. The
+HTTP and WebSocket sinks send on flush, before their sources acknowledge, so the receiving
+server sees again whatever the upstream source replays: at most its in-flight window.
 """
 
 from ._client import HTTPClientError as HTTPClientError

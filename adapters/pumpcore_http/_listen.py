@@ -1,17 +1,23 @@
-"""What the server sources (``HTTPServerSource``, ``WebSocketSource``) share: the ``listen``
-address, the listener, the accept loop and the queue between connections and ``read``.
+"""What the server sources (``HTTPServerSource``, ``WebSocketSource``) share with the socket
+adapter's line server: they are built on the same base, ``pumpcore_socket``'s ``QueuedSource``
+(the bounded queue and byte budget between connections and ``read``) and ``StreamListener``
+(binding, TLS, accepting, the connection cap, one task per connection), with the same keys:
+``address``, ``queue_max_size``, ``max_buffered_bytes``, ``max_connections``, ``idle_timeout``,
+``cert``/``key``/``handshake_timeout``.
 
 Rules:
-1. ``open`` binds (port 0 picks a free port; ``address`` tells which), so a bind error fails the
-   run at start with the address in the message, and a client in the same run can learn the port
-   before anything is sent. ``serve`` accepts; ``aclose`` unbinds.
-2. Connections hand what they receive to a queue that ``read`` drains. Its bound and what
-   reaching it means are the protocol's choice: the webhook counts requests (``queue_size``)
-   and answers 503 at once, the WebSocket server counts bytes (``buffer_size``) and stops
-   reading the connection (TCP pushes back on the client).
-3. A connection's failure ends that connection only. A peer that goes away is routine (logged at
-   debug); anything else is logged and counted, and the server goes on accepting. A failing
-   ``accept`` (out of file descriptors) is retried after a pause instead of ending ``serve``.
+1. ``open`` binds (port 0 picks a free port; the ``address`` property tells which), so a bind
+   error fails the run at start with the address in the message, and a client in the same run
+   can learn the port before anything is sent. ``serve`` accepts; ``aclose`` unbinds. A
+   connection is read only when its handler asks, on every backend (anyio's asyncio streams
+   read ahead without bound, so a stalled handler let a client push hundreds of MiB into the
+   server).
+2. Connections hand what they receive to the queue ``read`` drains, each item with its size in
+   bytes, taken from the budget (``max_buffered_bytes``) and given back when ``read`` hands it
+   over. What a full queue or budget means is the protocol's choice: the webhook answers 503 at
+   once, the WebSocket server stops reading the connection (TCP pushes back on the client).
+   Each refusal and timeout is counted.
+3. A connection's failure ends that connection only (``pumpcore_socket/_listener.py``).
 4. Everything here runs on one event loop: the executor's (asyncio, trio) or the bridge's loop
    thread (sync, threads). ``acknowledge`` runs on that same loop, so connections and
    acknowledgements share anyio primitives without locks. The one thing read across threads
@@ -23,32 +29,30 @@ Rules:
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
-from anyio.abc import ByteStream, SocketAttribute, SocketListener, SocketStream, TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.abc import ByteStream, SocketAttribute
+from pumpcore_socket._address import Address
+from pumpcore_socket._limits import CONNECTION_DEFAULTS, CONNECTION_RULES
+from pumpcore_socket._listener import GONE, Bound, StreamListener
+from pumpcore_socket._queued import QueuedSource
+from pumpcore_socket._tls import TLS_DEFAULTS, TLS_RULES, check_tls_keys
 
-from pumpcore import AsyncSource, ConfigError, Received, config_value_repr
-from pumpcore.lowlevel import Rejected
+from pumpcore import ConfigError, ConfigRule, config_value_repr
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
 
 log = logging.getLogger("pumpcore.http")
 
-# How long one ``read`` waits for the first event. Short, because a stop waits for a read in
-# progress, and the sync executor's thread is held while it waits.
-READ_WAIT = 0.05
-# Pause after a failed ``accept`` (EMFILE and the like) before trying again.
-ACCEPT_RETRY = 0.1
 # The most bytes asked of a socket at once.
 RECEIVE_SIZE = 65536
+# Connections the kernel queues before ``accept``.
+BACKLOG = 128
 
-# A connection ending under us: the peer reset it, closed it or vanished.
-GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError)
+__all__ = ("GONE", "RECEIVE_SIZE", "ServerSource", "parse_listen", "peer_of", "receive_or_none")
 
 
 def parse_listen(owner: str, value: Any) -> tuple[str | None, int]:
@@ -70,8 +74,8 @@ def parse_listen(owner: str, value: Any) -> tuple[str | None, int]:
     host = host.strip().strip("[]")
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(
-            f"{owner}: config key 'listen' expects 'host port' (e.g. '0.0.0.0 8080'), got "
-            f"{config_value_repr('listen', value)}"
+            f"{owner}: config key 'address' expects 'host port' (e.g. '0.0.0.0 8080'), got "
+            f"{config_value_repr('address', value)}"
         )
     return (None if host in ("", "*") else host), int(port)
 
@@ -84,7 +88,7 @@ async def receive_or_none(stream: ByteStream) -> bytes | None:
         return None
 
 
-def peer_of(stream: SocketStream) -> tuple[str, int]:
+def peer_of(stream: ByteStream) -> tuple[str, int]:
     """The remote ``(host, port)`` of a connection (``("", 0)`` when the socket cannot tell)."""
     address = stream.extra(SocketAttribute.remote_address, None)
     if isinstance(address, tuple):
@@ -92,8 +96,8 @@ def peer_of(stream: SocketStream) -> tuple[str, int]:
     return (str(address or ""), 0)
 
 
-class ServerSource(AsyncSource):
-    """Base of the server sources: binds in ``open``, accepts in ``serve``, hands each
+class ServerSource(QueuedSource):
+    """Base of the HTTP server sources: binds in ``open``, accepts in ``serve``, hands each
     connection to ``handle_connection`` (which subclasses write) and drains the queue in
     ``read``.
 
@@ -102,16 +106,21 @@ class ServerSource(AsyncSource):
     service. Input that cannot become an event at all goes into the queue as a ``Rejected``.
 
     Config:
-        listen: where to listen: ``"host port"`` (BSPump's ``web_listen`` form; ``"host:port"``
-            works too); port 0 picks a free port, ``address`` tells which. The default listens
-            on the loopback interface only; ``"0.0.0.0 8080"`` listens on every interface.
+        address: where to listen: ``"host port"`` (BSPump's ``web_listen`` form; ``"host:port"``
+            works too); port 0 picks a free port, the ``address`` property tells which. The
+            default listens on the loopback interface only; ``"0.0.0.0 8080"`` listens on every
+            interface.
+        queue_max_size, max_buffered_bytes, max_connections, idle_timeout: the limits (rule 2).
+        cert, key, handshake_timeout: serve HTTPS (WSS) with this certificate chain and key
+            (PEM files), the line server's way (``pumpcore_socket/_tls.py``).
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
-        "listen": "127.0.0.1 8080",
+        "address": "127.0.0.1 8080",
+        **CONNECTION_DEFAULTS,
+        **TLS_DEFAULTS,
     }
-
-    isolate_failures = True
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {**CONNECTION_RULES, **TLS_RULES}
 
     def __init__(
         self,
@@ -119,30 +128,36 @@ class ServerSource(AsyncSource):
         id: str | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> None:
+        self.listener = StreamListener(self.locate_address, log)
+        self._n_timeouts = 0
         super().__init__(pipeline, id, config)
-        self._listeners: list[SocketListener] = []
-        self._send: MemoryObjectSendStream[Received | Rejected] | None = None
-        self._recv: MemoryObjectReceiveStream[Received | Rejected] | None = None
-        self._addresses: tuple[tuple[str, int], ...] = ()
-        self._n_errors = 0
 
     def apply_config(self) -> None:
-        """Check ``listen``."""
+        """Check ``address``, ``cert`` and ``key``."""
         super().apply_config()
-        owner = f"{type(self).__name__} {self.Id!r}"
         #: ``(host, port)`` to bind; host None means every interface.
-        self.Listen = parse_listen(owner, self.Config["listen"])
+        self.Listen = parse_listen(self.owner, self.Config["address"])
+        check_tls_keys(self.owner, self.Config)
 
     @property
     def address(self) -> tuple[str, int] | None:
-        """The bound ``(host, port)`` once ``open`` ran (the real port when ``listen`` asked
+        """The bound ``(host, port)`` once ``open`` ran (the real port when ``address`` asked
         for 0); None before. Safe to read from any thread."""
-        return self._addresses[0] if self._addresses else None
+        return self.addresses[0] if self.addresses else None
 
     @property
     def addresses(self) -> tuple[tuple[str, int], ...]:
         """Every bound ``(host, port)``: listening on every interface binds IPv4 and IPv6."""
-        return self._addresses
+        return tuple((str(b.sockname[0]), int(b.sockname[1])) for b in self.listener.bound)
+
+    def url_of(self, scheme: str, path: str) -> str | None:
+        """``scheme://host:port/path`` once listening (``scheme + "s"`` with TLS); None
+        before."""
+        if self.address is None:
+            return None
+        host, port = self.address
+        host = f"[{host}]" if ":" in host else host
+        return f"{scheme}{'s' if self.listener.tls else ''}://{host}:{port}{path}"
 
     # ------------------------------------------------------------ the AsyncSource protocol
 
@@ -153,73 +168,28 @@ class ServerSource(AsyncSource):
             OSError: the address cannot be bound (in use, not local), naming it.
         """
         host, port = self.Listen
-        try:
-            multi = await anyio.create_tcp_listener(local_host=host, local_port=port)
-        except OSError as exc:
-            raise OSError(
+
+        def bind_error(address: Address, exc: OSError) -> Exception:
+            return OSError(
                 exc.errno,
-                f"{type(self).__name__} {self.Id!r}: cannot listen on "
-                f"{host or '*'} {port}: {exc.strerror or exc}",
-            ) from exc
-        listeners = [
-            listener for listener in multi.listeners if isinstance(listener, SocketListener)
-        ]
-        self._listeners = listeners
-        bound = []
-        for listener in listeners:
-            local = listener.extra(SocketAttribute.local_address)
-            if isinstance(local, tuple):
-                bound.append((str(local[0]), int(local[1])))
-        self._addresses = tuple(bound)
-        self._send, self._recv = anyio.create_memory_object_stream[Received | Rejected](
-            self.queue_capacity()
+                f"{self.owner}: cannot listen on {host or '*'} {port}: {exc.strerror or exc}",
+            )
+
+        await self.listener.open(
+            self.owner, self.Config, [Address(host, port)], BACKLOG, bind_error
         )
+        self._open_queue()
 
     async def serve(self) -> None:
         """Accept connections on every listener until cancelled (rule 3)."""
-        async with anyio.create_task_group() as connections:
-            for listener in self._listeners:
-                connections.start_soon(self._accept_loop, listener, connections)
-
-    async def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
-        """What connections queued: waits a moment for the first, then takes what is there."""
-        recv = self._recv
-        if recv is None:
-            return []
-        items: list[Received | Rejected] = []
-        try:
-            with anyio.move_on_after(READ_WAIT):
-                items.append(await recv.receive())
-            while len(items) < max_items:
-                items.append(recv.receive_nowait())
-        except anyio.WouldBlock:
-            pass
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            return items or None
-        return items
+        await self.listener.serve(self._connection)
 
     async def aclose(self) -> None:
         """Unbind and drop the queue (what it still holds was never taken by the pipeline)."""
-        for listener in self._listeners:
-            await listener.aclose()
-        self._listeners = []
-        for stream in (self._send, self._recv):
-            if stream is not None:
-                await stream.aclose()
-        self._send = self._recv = None
+        await self.listener.aclose()
+        await self._close_queue()
 
     # ------------------------------------------------------------ for subclasses
-
-    def queue_capacity(self) -> float:
-        """How many events the queue holds before ``send_nowait`` raises ``WouldBlock``
-        (unbounded by default: a subclass that bounds by something else says so)."""
-        return math.inf
-
-    def queue(self) -> MemoryObjectSendStream[Received | Rejected]:
-        """The sending end of the queue ``read`` drains (rule 2)."""
-        if self._send is None:
-            raise RuntimeError(f"{type(self).__name__} {self.Id!r} is not open")
-        return self._send
 
     def accepting(self) -> bool:
         """True while the pipeline takes events (not throttled, not stopped by an error) and
@@ -227,30 +197,9 @@ class ServerSource(AsyncSource):
         pipeline = self.Pipeline
         return pipeline is not None and pipeline.is_ready() and not self.poisoned
 
-    async def handle_connection(self, stream: SocketStream) -> None:
+    async def handle_connection(self, stream: ByteStream) -> None:
         """Speak the protocol on one accepted connection; return to close it."""
         raise NotImplementedError
 
-    # ------------------------------------------------------------ internals
-
-    async def _accept_loop(self, listener: SocketListener, connections: TaskGroup) -> None:
-        while True:
-            try:
-                stream = await listener.accept()
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                return
-            except OSError as exc:
-                log.error("%s: accept failed, retrying: %r", self.locate_address(), exc)
-                await anyio.sleep(ACCEPT_RETRY)
-                continue
-            connections.start_soon(self._connection, stream)
-
-    async def _connection(self, stream: SocketStream) -> None:
-        try:
-            async with stream:
-                await self.handle_connection(stream)
-        except GONE as exc:
-            log.debug("%s: connection ended: %r", self.locate_address(), exc)
-        except Exception as exc:
-            self._n_errors += 1
-            log.error("%s: connection failed: %r", self.locate_address(), exc, exc_info=exc)
+    async def _connection(self, stream: ByteStream, bound: Bound) -> None:
+        await self.handle_connection(stream)

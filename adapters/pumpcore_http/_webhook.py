@@ -17,10 +17,13 @@ Rules:
 2. Refusals are answered at once, keeping the connection alive whenever the request was read
    whole: 404 (not ``path``), 405 (not ``method``), 413 (body over ``max_body_size``; the rest of
    the body is not read, so the connection is closed), 503 with ``Retry-After`` while the
-   pipeline is not ready (throttled, stopped by an error), while the queue is full, or once a
+   pipeline is not ready (throttled, stopped by an error), while the queue is full
+   (``queue_max_size`` requests) or its bytes would pass ``max_buffered_bytes``, or once a
    hard failure poisoned the source (the executor then acknowledges nothing more in this run,
    so nothing could be confirmed: restart the pump), 400 (431 for huge headers: h11's hint) for
-   malformed HTTP, 408 for a body that does not arrive within ``request_timeout``.
+   malformed HTTP, 408 for a body that does not arrive within ``request_timeout``. A request
+   head that does not arrive within ``idle_timeout`` (a slowloris) closes the connection
+   unanswered; it and the 408s are counted (``timeouts``).
 3. A stop cancels the handlers. One still waiting for its ticket answers on its way out,
    shielded and bounded in time: its answer when the ticket came meanwhile, 503 otherwise, so
    the client retries instead of hanging.
@@ -58,7 +61,7 @@ import anyio
 import attrs
 import h11
 import orjson
-from anyio.abc import SocketStream
+from anyio.abc import ByteStream
 
 from pumpcore import ConfigRule, Context, Failure, Received
 from pumpcore.config import in_range, one_of, positive
@@ -94,6 +97,12 @@ class HTTPServerStatistics:
         events: request bodies queued as events.
         errors: connections ended by an unexpected error (logged).
         statuses: how many responses were sent, by status code.
+        connections_refused: connections closed at once, over ``max_connections``.
+        timeouts: connections closed for a head slower than ``idle_timeout``, and 408s.
+        handshake_failures: TLS handshakes that failed or timed out.
+        buffered_bytes: bytes of request bodies held for the pipeline now.
+        buffered_bytes_max: the most ever held (at most ``max_buffered_bytes``, or one body
+            when that is smaller).
     """
 
     connections: int
@@ -101,6 +110,11 @@ class HTTPServerStatistics:
     events: int
     errors: int
     statuses: Mapping[int, int]
+    connections_refused: int
+    timeouts: int
+    handshake_failures: int
+    buffered_bytes: int
+    buffered_bytes_max: int
 
 
 class _Ticket:
@@ -140,47 +154,50 @@ class HTTPServerSource(ServerSource):
     anyio, and the sync and threads executors run it on their bridge's loop thread.
 
     Config:
-        listen: where to listen, ``"host port"``; port 0 picks a free one (see ``address``).
-        queue_size: how many requests may wait for the pipeline; beyond, 503.
+        address: where to listen, ``"host port"``; port 0 picks a free one (the ``address``
+            property tells which).
+        queue_max_size: how many requests may wait for the pipeline; beyond, 503.
+        max_buffered_bytes: how many bytes of bodies may be held; beyond, 503.
+        max_connections: connections served at once; more are closed at once.
         path: the path events are posted to.
         method: the method events are sent with.
         max_body_size: the largest body accepted, in bytes; beyond, 413.
         wait_for_commit: answer 200 once the event is done (True) or 202 once queued (False).
         ack_timeout: seconds to wait for the event to be done before answering 504.
         retry_after: the ``Retry-After`` seconds sent with 503.
-        keepalive_timeout: seconds an idle connection (or a slow request head) is kept.
+        idle_timeout: seconds an idle connection (or a slow request head) is kept.
         request_timeout: seconds a request body may take to arrive; beyond, 408.
         decode: what the event is: ``""`` the body as ``bytes``; ``"text"`` a ``str`` decoded
             with the ``content-type``'s charset (utf-8 by default); ``"json"`` the parsed JSON.
             A body that does not decode is answered 400 (rule 5).
+        cert, key, handshake_timeout: serve HTTPS with this certificate chain and key (PEM
+            files); a client has ``handshake_timeout`` seconds for the TLS handshake.
 
     Example:
-        >>> source = HTTPServerSource(config={"listen": "127.0.0.1 0", "path": "/hook"})
+        >>> source = HTTPServerSource(config={"address": "127.0.0.1 0", "path": "/hook"})
         >>> source.Listen, source.Path
         (('127.0.0.1', 0), '/hook')
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
-        "queue_size": 1024,
+        "queue_max_size": 1024,
         "path": "/",
         "method": "POST",
         "max_body_size": 1048576,
         "wait_for_commit": True,
         "ack_timeout": 10.0,
         "retry_after": 1,
-        "keepalive_timeout": 30.0,
+        "idle_timeout": 30.0,
         "request_timeout": 30.0,
         "decode": "",
     }
     ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
         "path": URL_PATH,
         "method": HTTP_METHOD,
-        "queue_size": in_range(1, 2**20),
         # A body is read whole into memory: 1 GiB is already beyond any webhook.
         "max_body_size": in_range(1, 2**30),
         "ack_timeout": positive(),
         "retry_after": in_range(0, 86400),
-        "keepalive_timeout": positive(),
         "request_timeout": positive(),
         "decode": one_of("", "text", "json"),
     }
@@ -212,23 +229,15 @@ class HTTPServerSource(ServerSource):
         self._wait = bool(config["wait_for_commit"])
         self._ack_timeout = float(config["ack_timeout"])
         self._retry_after = int(config["retry_after"])
-        self._keepalive_timeout = float(config["keepalive_timeout"])
+        self._retry = [("retry-after", str(self._retry_after))]
+        self._idle_timeout = float(config["idle_timeout"])
         self._request_timeout = float(config["request_timeout"])
-        self._queue_size = int(config["queue_size"])
         self._decode = str(config["decode"])
-
-    def queue_capacity(self) -> float:
-        """``queue_size`` requests; beyond, 503."""
-        return self._queue_size
 
     @property
     def url(self) -> str | None:
-        """``http://host:port/path`` once listening; None before."""
-        if self.address is None:
-            return None
-        host, port = self.address
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{port}{self.Path}"
+        """``http://host:port/path`` (``https``) once listening; None before."""
+        return self.url_of("http", self.Path)
 
     def statistics(self) -> HTTPServerStatistics:
         """A frozen snapshot of the counters."""
@@ -236,8 +245,13 @@ class HTTPServerSource(ServerSource):
             self._n_connections,
             self._n_requests,
             self._n_events,
-            self._n_errors,
+            self.listener.errors,
             MappingProxyType(dict(self._statuses)),
+            self.listener.slots.refused,
+            self._n_timeouts,
+            self.listener.handshake_failures,
+            self.budget.held,
+            self.budget.peak,
         )
 
     async def open(self) -> None:
@@ -279,7 +293,7 @@ class HTTPServerSource(ServerSource):
 
     # ------------------------------------------------------------ one connection
 
-    async def handle_connection(self, stream: SocketStream) -> None:
+    async def handle_connection(self, stream: ByteStream) -> None:
         """Serve requests on one connection until either side closes it."""
         self._n_connections += 1
         conn = h11.Connection(h11.SERVER)
@@ -287,9 +301,10 @@ class HTTPServerSource(ServerSource):
         while True:
             try:
                 request: h11.Request | None = None
-                with anyio.move_on_after(self._keepalive_timeout):
+                with anyio.move_on_after(self._idle_timeout) as waiting:
                     request = await self._receive_head(conn, stream)
                 if request is None:
+                    self._n_timeouts += waiting.cancelled_caught
                     return
                 await self._handle_request(conn, stream, request, peer)
             except h11.RemoteProtocolError as exc:
@@ -301,7 +316,7 @@ class HTTPServerSource(ServerSource):
                 return  # a body was left unread, or the client asked to close
             conn.start_next_cycle()
 
-    async def _next_event(self, conn: h11.Connection, stream: SocketStream) -> h11.Event:
+    async def _next_event(self, conn: h11.Connection, stream: ByteStream) -> h11.Event:
         while True:
             event = conn.next_event()
             if isinstance(event, h11.Event):
@@ -314,11 +329,11 @@ class HTTPServerSource(ServerSource):
                 data = b""  # h11 reads an empty chunk as the peer's end of stream
             conn.receive_data(data)
 
-    async def _receive_head(self, conn: h11.Connection, stream: SocketStream) -> h11.Request | None:
+    async def _receive_head(self, conn: h11.Connection, stream: ByteStream) -> h11.Request | None:
         event = await self._next_event(conn, stream)
         return event if isinstance(event, h11.Request) else None
 
-    async def _read_body(self, conn: h11.Connection, stream: SocketStream) -> bytes | None:
+    async def _read_body(self, conn: h11.Connection, stream: ByteStream) -> bytes | None:
         """The whole body; None once it grows over ``max_body_size`` (the rest left unread)."""
         parts: list[bytes] = []
         size = 0
@@ -334,10 +349,38 @@ class HTTPServerSource(ServerSource):
             else:
                 raise h11.RemoteProtocolError(f"unexpected {type(event).__name__} in a body")
 
+    async def _read_held_body(self, conn: h11.Connection, stream: ByteStream) -> bytes | None:
+        """``_read_body`` with its bytes taken from the budget as they arrive (they are given
+        back by ``read``, or here when the body is not queued after all).
+
+        Raises:
+            _Refusal: 503, the budget has no room for the body.
+        """
+        parts: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                event = await self._next_event(conn, stream)
+                if isinstance(event, h11.Data):
+                    if size + len(event.data) > self._max_body:
+                        self.budget.give_back(size)
+                        return None
+                    if not self.budget.try_take(len(event.data)):
+                        raise _Refusal(503, "the server holds too much; retry\n", self._retry)
+                    size += len(event.data)
+                    parts.append(bytes(event.data))
+                elif isinstance(event, h11.EndOfMessage):
+                    return b"".join(parts)
+                else:
+                    raise h11.RemoteProtocolError(f"unexpected {type(event).__name__} in a body")
+        except BaseException:
+            self.budget.give_back(size)
+            raise
+
     async def _handle_request(
         self,
         conn: h11.Connection,
-        stream: SocketStream,
+        stream: ByteStream,
         request: h11.Request,
         peer: tuple[str, int],
     ) -> None:
@@ -363,9 +406,14 @@ class HTTPServerSource(ServerSource):
                 )
             )
         body: bytes | None = None
-        with anyio.move_on_after(self._request_timeout) as waiting:
-            body = await self._read_body(conn, stream)
+        try:
+            with anyio.move_on_after(self._request_timeout) as waiting:
+                body = await self._read_held_body(conn, stream)
+        except _Refusal as refusal:
+            await self._respond(conn, stream, refusal.status, refusal.text, refusal.headers)
+            return
         if waiting.cancelled_caught:
+            self._n_timeouts += 1
             await self._respond(conn, stream, 408, "the body did not arrive in time\n")
             return
         if body is None:
@@ -381,7 +429,16 @@ class HTTPServerSource(ServerSource):
             "peer": peer,
             "request_id": next(_request_ids),
         }
-        await self._queue_event(conn, stream, body, context)
+        event, bad = self._decoded(body, context["headers"])
+        size = len(body)
+        ticket = _Ticket(context["request_id"]) if self._wait else None
+        item: Received | Rejected
+        if bad is None:
+            item = Received(event, position=ticket, context=context)
+        else:
+            item = Rejected(body, _short(bad), ticket, context)
+        del body, event  # the queue holds them now: a handler that waits keeps no copy
+        await self._queue_event(conn, stream, item, size, ticket, bad)
 
     def _decoded(self, body: bytes, headers: Mapping[str, str]) -> tuple[Any, str | None]:
         """The event a body becomes by ``decode``, or why it cannot become one (rule 5)."""
@@ -428,21 +485,21 @@ class HTTPServerSource(ServerSource):
         raise _Refusal(503, "the pipeline is not taking events now\n", retry)
 
     async def _queue_event(
-        self, conn: h11.Connection, stream: SocketStream, body: bytes, context: Context
+        self,
+        conn: h11.Connection,
+        stream: ByteStream,
+        item: Received | Rejected,
+        size: int,
+        ticket: _Ticket | None,
+        bad: str | None,
     ) -> None:
-        ticket = _Ticket(context["request_id"]) if self._wait else None
-        event, bad = self._decoded(body, context["headers"])
-        item: Received | Rejected
-        if bad is None:
-            item = Received(event, position=ticket, context=context)
-        else:
-            item = Rejected(body, _short(bad), ticket, context)
         try:
-            self.queue().send_nowait(item)
+            self.put_nowait(item, size)
         except anyio.WouldBlock:
-            retry = [("retry-after", str(self._retry_after))]
-            await self._respond(conn, stream, 503, "the queue is full\n", retry)
+            self.budget.give_back(size)
+            await self._respond(conn, stream, 503, "the queue is full\n", self._retry)
             return
+        del item
         if bad is None:
             self._n_events += 1
         if ticket is None:
@@ -470,7 +527,7 @@ class HTTPServerSource(ServerSource):
     async def _respond(
         self,
         conn: h11.Connection,
-        stream: SocketStream,
+        stream: ByteStream,
         status: int,
         text: str,
         headers: Headers = (),

@@ -15,13 +15,18 @@ Rules:
    Each of these bad inputs (a message too big, a frame that does not parse) is counted here and
    handed to the pipeline as a ``Rejected`` (``event.rejected``, dead-lettered with the
    connection's context; none of its bytes are kept).
-4. Backpressure: once the messages waiting for the pipeline add up to ``buffer_size`` bytes, a
-   connection with a complete message waits for room before it reads on, so a client that
-   outpaces the pipeline is slowed down by TCP, never dropped. Pings behind the waiting message
-   wait too. The bound is in bytes, and generous, because a client that confirms its messages
-   with a ping (``HTTPClientWebSocketSink``) in the *same run* waits for the pong while the
-   executor flushes, i.e. while this source's pipeline is not pumped: everything one flush
-   sends must fit in the buffer, or that flush times out and raises.
+4. Backpressure: every message's bytes, from its first fragment on, are taken from the budget
+   (``max_buffered_bytes``, ``_listen.py`` rule 2) and given back once ``read`` hands the message
+   over. A connection whose next fragment finds no room waits for it before it reads on, so a
+   client that outpaces the pipeline is slowed down by TCP, never dropped; pings behind the
+   waiting fragment wait too. When no queued message holds the budget (messages still arriving
+   hold it all), the connection is closed with 1013 (try again later) instead, and counted
+   (``over_budget``): no ``read`` would make room. A connection that sends nothing for
+   ``idle_timeout`` seconds is closed with 1001 and counted (``timeouts``), as is a handshake
+   slower than ``handshake_timeout``. The budget is generous (16 MiB), because a client that
+   confirms its messages with a ping (``HTTPClientWebSocketSink``) in the *same run* waits for
+   the pong while the executor flushes, i.e. while this source's pipeline is not pumped:
+   everything one flush sends must fit in the budget, or that flush times out and raises.
 5. WebSocket has no acknowledgements: once a message was read from the socket, a stop or a crash
    before the pipeline took it loses it. A client that needs more (``HTTPClientWebSocketSink``)
    confirms with a ping after its messages, which proves they reached this server's queue.
@@ -29,14 +34,13 @@ Rules:
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
 import attrs
-from anyio.abc import SocketStream
+from anyio.abc import ByteStream
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import (
@@ -53,7 +57,7 @@ from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from pumpcore import ConfigRule, Context, Received
-from pumpcore.config import in_range, positive
+from pumpcore.config import in_range
 from pumpcore.lowlevel import Rejected
 
 from ._client import URL_PATH
@@ -64,6 +68,8 @@ if TYPE_CHECKING:
 
 # How long a closing server waits for the client's close frame (RFC 6455 section 7.1.1).
 _CLOSE_WAIT = 1.0
+# The most bytes it reads (and drops) meanwhile: a client that goes on sending is cut off.
+_CLOSE_DISCARD = 1048576
 
 
 @attrs.frozen
@@ -72,11 +78,18 @@ class WebSocketServerStatistics:
 
     Attributes:
         connections: WebSocket connections opened (handshakes accepted).
-        rejected: handshakes refused (bad request, wrong path, too slow).
+        rejected: handshakes refused (bad request, wrong path).
         messages: messages queued as events.
         too_large: connections closed with 1009 for a message over ``max_message_size``.
         protocol_errors: connections closed because a frame could not be parsed.
         errors: connections ended by an unexpected error (logged).
+        connections_refused: connections closed at once, over ``max_connections``.
+        timeouts: connections closed for a slow handshake or ``idle_timeout`` without a byte.
+        over_budget: connections closed with 1013: partial messages held the whole budget.
+        handshake_failures: TLS handshakes that failed or timed out.
+        buffered_bytes: bytes of messages (whole or in part) held now.
+        buffered_bytes_max: the most ever held (at most ``max_buffered_bytes``, or one
+            fragment when that is smaller).
     """
 
     connections: int
@@ -85,6 +98,12 @@ class WebSocketServerStatistics:
     too_large: int
     protocol_errors: int
     errors: int
+    connections_refused: int
+    timeouts: int
+    over_budget: int
+    handshake_failures: int
+    buffered_bytes: int
+    buffered_bytes_max: int
 
 
 class WebSocketSource(ServerSource):
@@ -96,31 +115,34 @@ class WebSocketSource(ServerSource):
     and threads executors run it on their bridge's loop thread.
 
     Config:
-        listen: where to listen, ``"host port"``; port 0 picks a free one (see ``address``).
-        buffer_size: how many bytes of messages may wait for the pipeline before connections
-            pause (rule 4).
+        address: where to listen, ``"host port"``; port 0 picks a free one (the ``address``
+            property tells which).
+        max_buffered_bytes: how many bytes of messages may be held before connections pause
+            (rule 4).
+        queue_max_size: how many messages may wait for the pipeline before connections pause.
+        max_connections: connections served at once; more are closed at once.
+        idle_timeout: seconds a connection may send nothing before it is closed.
         path: the path clients connect to.
         max_message_size: the largest message accepted, in bytes; beyond, the connection is
             closed with 1009.
-        handshake_timeout: seconds a client has to complete the opening handshake.
+        handshake_timeout: seconds a client has to complete the opening handshake (and,
+            with TLS, as many for the TLS handshake before it).
+        cert, key: serve WSS with this certificate chain and key (PEM files).
 
     Example:
-        >>> WebSocketSource(config={"listen": "0.0.0.0 8080"}).Path
+        >>> WebSocketSource(config={"address": "0.0.0.0 8080"}).Path
         '/bspump/ws'
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
-        "buffer_size": 16777216,
+        "max_buffered_bytes": 16777216,
         "path": "/bspump/ws",
         "max_message_size": 1048576,
-        "handshake_timeout": 10.0,
     }
     ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
-        # Both are held in memory: a message whole, the buffer per connection.
-        "buffer_size": in_range(1, 2**30),
         "path": URL_PATH,
+        # Held in memory whole.
         "max_message_size": in_range(1, 2**30),
-        "handshake_timeout": positive(),
     }
 
     def __init__(
@@ -131,10 +153,7 @@ class WebSocketSource(ServerSource):
     ) -> None:
         super().__init__(pipeline, id, config)
         self._n_connections = self._n_rejected = self._n_messages = 0
-        self._n_too_large = self._n_protocol_errors = 0
-        self._sizes: deque[int] = deque()  # of the queued messages, in queue order
-        self._buffered = 0
-        self._room: anyio.Event | None = None
+        self._n_too_large = self._n_protocol_errors = self._n_over_budget = 0
 
     def apply_config(self) -> None:
         """Check the configuration."""
@@ -144,16 +163,12 @@ class WebSocketSource(ServerSource):
         self.Path = str(config["path"])
         self._max_message = int(config["max_message_size"])
         self._handshake_timeout = float(config["handshake_timeout"])
-        self._buffer_size = int(config["buffer_size"])
+        self._idle_timeout = float(config["idle_timeout"])
 
     @property
     def url(self) -> str | None:
-        """``ws://host:port/path`` once listening; None before."""
-        if self.address is None:
-            return None
-        host, port = self.address
-        host = f"[{host}]" if ":" in host else host
-        return f"ws://{host}:{port}{self.Path}"
+        """``ws://host:port/path`` (``wss``) once listening; None before."""
+        return self.url_of("ws", self.Path)
 
     def statistics(self) -> WebSocketServerStatistics:
         """A frozen snapshot of the counters."""
@@ -163,38 +178,32 @@ class WebSocketSource(ServerSource):
             self._n_messages,
             self._n_too_large,
             self._n_protocol_errors,
-            self._n_errors,
+            self.listener.errors,
+            self.listener.slots.refused,
+            self._n_timeouts,
+            self._n_over_budget,
+            self.listener.handshake_failures,
+            self.budget.held,
+            self.budget.peak,
         )
 
-    async def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
-        """Queued messages; taking them makes room for paused connections (rule 4)."""
-        items = await super().read(max_items)
-        if items:
-            for _ in items:
-                self._buffered -= self._sizes.popleft()
-            if self._room is not None and self._buffered < self._buffer_size:
-                self._room.set()
-                self._room = None
-        return items
+    async def _room_for(self, size: int) -> bool:
+        """Take ``size`` bytes from the budget, waiting while queued messages hold it (``read``
+        gives their bytes back); False when only messages still arriving hold it (rule 4)."""
+        while not self.budget.try_take(size):
+            if not self.queued_bytes:
+                self._n_over_budget += 1
+                return False
+            await self.budget.given_back()
+        return True
 
-    async def _enqueue(self, message: str | bytes, size: int, context: Context) -> None:
-        while self._buffered >= self._buffer_size:
-            if self._room is None:
-                self._room = anyio.Event()
-            await self._room.wait()
-        self.queue().send_nowait(Received(message, context=context))
-        self._sizes.append(size)
-        self._buffered += size
-        self._n_messages += 1
-
-    def _reject_input(self, reason: str, context: Context) -> None:
+    async def _reject_input(self, reason: str, context: Context) -> None:
         """Queue bad input for the pipeline (rule 3); it holds no bytes, so it takes no room."""
-        self.queue().send_nowait(Rejected(None, reason, None, dict(context)))
-        self._sizes.append(0)
+        await self._put(Rejected(None, reason, None, dict(context)), 0)
 
     # ------------------------------------------------------------ one connection
 
-    async def handle_connection(self, stream: SocketStream) -> None:
+    async def handle_connection(self, stream: ByteStream) -> None:
         """Run the handshake, then receive messages until the connection closes."""
         ws = WSConnection(ConnectionType.SERVER)
         target: str | None = None
@@ -202,50 +211,75 @@ class WebSocketSource(ServerSource):
             target = await self._handshake(ws, stream)
         if target is None:
             if ws.state is ConnectionState.CONNECTING:
-                self._n_rejected += 1  # too slow, or gone before finishing
+                self._n_timeouts += 1  # too slow, or gone before finishing
             return
         self._n_connections += 1
         context: Context = {"path": target, "peer": peer_of(stream)}
-        texts: list[str] = []
-        blobs: list[bytes] = []
-        size = 0
-        while True:
-            data = await receive_or_none(stream)
-            ws.receive_data(data)  # None: the peer is gone (wsproto reports 1006)
-            for event in ws.events():
-                if isinstance(event, TextMessage | BytesMessage):
-                    if isinstance(event, TextMessage):
-                        texts.append(event.data)
-                        size += len(event.data.encode("utf-8"))
-                    else:
-                        blobs.append(bytes(event.data))
-                        size += len(event.data)
-                    if size > self._max_message:
-                        self._n_too_large += 1
-                        reason = f"message over {self._max_message} bytes"
-                        self._reject_input(f"a {reason}", context)
-                        await _close(ws, stream, CloseReason.MESSAGE_TOO_BIG, reason)
-                        return
-                    if event.message_finished:
-                        message: str | bytes = "".join(texts) if texts else b"".join(blobs)
-                        await self._enqueue(message, size, dict(context))
-                        texts, blobs, size = [], [], 0
-                elif isinstance(event, Ping):
-                    await stream.send(ws.send(event.response()))
-                elif isinstance(event, CloseConnection):
-                    if ws.state is ConnectionState.REMOTE_CLOSING:
-                        await stream.send(ws.send(event.response()))
-                    elif ws.state is ConnectionState.OPEN:
-                        # wsproto reports a frame it could not parse as a close it received.
-                        self._n_protocol_errors += 1
-                        why = f"a frame that does not parse ({event.code}): {event.reason or ''}"
-                        self._reject_input(why.rstrip(": "), context)
-                        await _close(ws, stream, event.code, event.reason or "")
-                    return
-            if data is None:
-                return
+        await self._messages(ws, stream, context)
 
-    async def _handshake(self, ws: WSConnection, stream: SocketStream) -> str | None:
+    async def _messages(self, ws: WSConnection, stream: ByteStream, context: Context) -> None:
+        """Queue the connection's messages until it closes (rules 2-4); what a message cut
+        short held of the budget is given back."""
+        partial = _Partial()
+        try:
+            while await self._receive_once(ws, stream, context, partial):
+                pass
+        finally:
+            self.budget.give_back(partial.taken)
+
+    async def _receive_once(
+        self, ws: WSConnection, stream: ByteStream, context: Context, partial: _Partial
+    ) -> bool:
+        """Receive once and act on the events; False once the connection is to end."""
+        data: bytes | None = b""
+        with anyio.move_on_after(self._idle_timeout):
+            data = await receive_or_none(stream)
+        if data == b"":
+            self._n_timeouts += 1
+            await _close(ws, stream, CloseReason.GOING_AWAY, "idle")
+            return False
+        ws.receive_data(data)  # None: the peer is gone (wsproto reports 1006)
+        for event in ws.events():
+            if isinstance(event, TextMessage | BytesMessage):
+                if isinstance(event, TextMessage):
+                    partial.texts.append(event.data)
+                    n = len(event.data.encode("utf-8"))
+                else:
+                    partial.blobs.append(bytes(event.data))
+                    n = len(event.data)
+                if partial.size + n > self._max_message:
+                    self._n_too_large += 1
+                    reason = f"message over {self._max_message} bytes"
+                    await self._reject_input(f"a {reason}", context)
+                    await _close(ws, stream, CloseReason.MESSAGE_TOO_BIG, reason)
+                    return False
+                if not await self._room_for(n):
+                    await _close(ws, stream, CloseReason.TRY_AGAIN_LATER, "server busy")
+                    return False
+                partial.size += n
+                partial.taken += n
+                if event.message_finished:
+                    message = partial.take()
+                    # Its bytes were taken fragment by fragment; a full queue waits (rule 4).
+                    item = Received(message, context=dict(context))
+                    await self._put_all([(item, partial.taken)], 0)
+                    partial.taken = 0
+                    self._n_messages += 1
+            elif isinstance(event, Ping):
+                await stream.send(ws.send(event.response()))
+            elif isinstance(event, CloseConnection):
+                if ws.state is ConnectionState.REMOTE_CLOSING:
+                    await stream.send(ws.send(event.response()))
+                elif ws.state is ConnectionState.OPEN:
+                    # wsproto reports a frame it could not parse as a close it received.
+                    self._n_protocol_errors += 1
+                    why = f"a frame that does not parse ({event.code}): {event.reason or ''}"
+                    await self._reject_input(why.rstrip(": "), context)
+                    await _close(ws, stream, event.code, event.reason or "")
+                return False
+        return data is not None
+
+    async def _handshake(self, ws: WSConnection, stream: ByteStream) -> str | None:
         """The request target once accepted; None when refused or the client went away."""
         while True:
             data = await receive_or_none(stream)
@@ -270,7 +304,7 @@ class WebSocketSource(ServerSource):
     async def _reject(
         self,
         ws: WSConnection,
-        stream: SocketStream,
+        stream: ByteStream,
         status: int,
         text: str,
         headers: list[tuple[bytes, bytes]] | None = None,
@@ -293,14 +327,33 @@ class WebSocketSource(ServerSource):
         await stream.send(data)
 
 
-async def _close(ws: WSConnection, stream: SocketStream, code: int, reason: str) -> None:
+class _Partial:
+    """The message a connection is receiving: its fragments, and the bytes they took."""
+
+    __slots__ = ("blobs", "size", "taken", "texts")
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.blobs: list[bytes] = []
+        self.size = self.taken = 0
+
+    def take(self) -> str | bytes:
+        """The whole message; the next one starts empty (``taken`` is the caller's)."""
+        message: str | bytes = "".join(self.texts) if self.texts else b"".join(self.blobs)
+        self.texts, self.blobs, self.size = [], [], 0
+        return message
+
+
+async def _close(ws: WSConnection, stream: ByteStream, code: int, reason: str) -> None:
     """Send a close frame, then read (and discard) until the client's close comes back, for a
     moment at most. Dropping the socket at once would reset it while the client's data is still
     unread, and the client could lose the close frame, with the code that tells it why."""
     await stream.send(ws.send(CloseConnection(code=code, reason=reason)))
+    discarded = 0
     with anyio.move_on_after(_CLOSE_WAIT):
-        while ws.state is not ConnectionState.CLOSED:
+        while ws.state is not ConnectionState.CLOSED and discarded < _CLOSE_DISCARD:
             data = await receive_or_none(stream)
+            discarded += len(data or b"")
             ws.receive_data(data)
             for _ in ws.events():
                 pass

@@ -11,7 +11,7 @@ Rules:
    ``confirm`` false a flush returns once the messages are written to the socket, and a
    connection that breaks right after may lose them. When the server pipeline runs in the same
    pump (the tutorial), it is not pumped while this flush waits: everything one flush sends
-   must fit in that server's buffer (``WebSocketSource``'s ``buffer_size``, 16 MiB by
+   must fit in that server's buffer (``WebSocketSource``'s ``max_buffered_bytes``, 16 MiB by
    default), or the flush times out and raises.
 3. It connects at the first flush, not in ``aopen`` (a server in the same run is listening by
    then), and keeps the connection between flushes.

@@ -150,10 +150,6 @@ class Link:
                 f"{self.last_error}"
             )
 
-    def wait_connected(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for a connection; True when there is one."""
-        return self._connected.wait(timeout)
-
     def close(self) -> None:
         """Disconnect and end paho's thread, once what was queued before (acknowledgements)
         was written: paho writes its queue in order, and its thread would end without

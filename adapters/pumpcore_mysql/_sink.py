@@ -26,6 +26,8 @@ Rules:
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -48,6 +50,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("pumpcore.mysql")
 
 _REFUSED = (pymysql.err.DataError, pymysql.err.IntegrityError)
+_SCALARS = (
+    str, bytes, bytearray, int, float, decimal.Decimal,
+    datetime.date, datetime.time, datetime.timedelta,
+)  # fmt: skip
 
 
 @attrs.frozen
@@ -69,7 +75,8 @@ class MySQLSink(BlockingSink):
     """Writes events (mappings of column → value, or sequences in ``columns`` order) as rows of
     ``table`` (see the module's rules).
 
-    ``dict`` and ``list`` values are written as JSON text.
+    ``dict`` and ``list`` values are written as JSON text; values of other non-scalar types
+    (a set, a tuple) are refused in ``process``.
 
     Args:
         connection: where to write.
@@ -165,9 +172,10 @@ class MySQLSink(BlockingSink):
             KeyError: a column is missing from a mapping event.
             TypeError: the event is neither a mapping nor a sequence of ``len(Columns)``.
         """
-        if isinstance(event, Mapping):
+        values: tuple[Any, ...]
+        if type(event) is dict or isinstance(event, Mapping):
             try:
-                values = [event[c] for c in self.Columns]
+                values = tuple(map(event.__getitem__, self.Columns))
             except KeyError as exc:
                 raise KeyError(
                     f"{type(self).__name__} {self.Id!r}: the event has no column {exc.args[0]!r}"
@@ -178,12 +186,31 @@ class MySQLSink(BlockingSink):
                     f"{type(self).__name__} {self.Id!r}: a row of {len(event)} values for "
                     f"{len(self.Columns)} columns"
                 )
-            values = list(event)
+            values = tuple(event)
         else:
             raise TypeError(
                 f"{type(self).__name__} {self.Id!r}: cannot write a {type(event).__name__} as a row"
             )
-        return tuple(orjson.dumps(v).decode() if isinstance(v, dict | list) else v for v in values)
+        for value in values:
+            if value is not None and not isinstance(value, _SCALARS):  # the slow path only then
+                return tuple(self._value(c, v) for c, v in zip(self.Columns, values, strict=True))
+        return values
+
+    def _value(self, column: str, value: Any) -> Any:
+        """A value as PyMySQL sends it: scalars as they are, ``dict`` and ``list`` as JSON.
+
+        Raises:
+            TypeError: another type (PyMySQL would send a tuple or a set as an SQL list, so
+                ``{1}`` would become ``1``: refused rather than written wrong).
+        """
+        if value is None or isinstance(value, _SCALARS):
+            return value
+        if isinstance(value, dict | list):
+            return orjson.dumps(value).decode()
+        raise TypeError(
+            f"{type(self).__name__} {self.Id!r}: cannot write a {type(value).__name__} "
+            f"to column {column!r}"
+        )
 
     def process(self, context: Context, event: Any) -> None:
         """Buffer the event's row for the next flush (rule 1: a bad event raises here)."""

@@ -9,11 +9,11 @@ Rules:
 1. Whose fault: an event that is not a row (not a mapping, a column missing) raises from
    ``process`` (the pipeline's error policy counts and dead-letters it). A row the server
    refuses (a ``DataError`` or ``IntegrityError``: a text in an integer column, a NULL in a NOT
-   NULL one) is the event's fault: the batch is written again row by row, each row in its own
-   savepoint, so the good rows commit and each bad one is counted (``statistics().rejected``),
-   logged and written to ``dead_letter_table`` when one is configured, in the same transaction.
-   Anything else (a missing table, a syntax error) is the config's: ``flush`` raises and
-   nothing is acknowledged.
+   NULL one) or psycopg cannot send (a value of a type it cannot adapt) is the event's fault:
+   the batch is written again row by row, each row in its own savepoint, so the good rows commit
+   and each bad one is counted (``statistics().rejected``), logged and written to
+   ``dead_letter_table`` when one is configured, in the same transaction. Anything else (a
+   missing table, a syntax error) is the config's: ``flush`` raises and nothing is acknowledged.
 2. The server gone (``OperationalError``: a lost connection, a restart) is the server's fault:
    the transaction was not committed, so ``flush`` connects again every ``reconnect_delay``
    seconds and writes the whole buffer again, for at most ``flush_timeout`` seconds, then
@@ -179,9 +179,10 @@ class PostgreSQLSink(BlockingSink):
             KeyError: a column is missing from a mapping event.
             TypeError: the event is neither a mapping nor a sequence of ``len(Columns)``.
         """
-        if isinstance(event, Mapping):
+        values: tuple[Any, ...]
+        if type(event) is dict or isinstance(event, Mapping):
             try:
-                values = [event[c] for c in self.Columns]
+                values = tuple(map(event.__getitem__, self.Columns))
             except KeyError as exc:
                 raise KeyError(
                     f"{type(self).__name__} {self.Id!r}: the event has no column {exc.args[0]!r}"
@@ -192,12 +193,15 @@ class PostgreSQLSink(BlockingSink):
                     f"{type(self).__name__} {self.Id!r}: a row of {len(event)} values for "
                     f"{len(self.Columns)} columns"
                 )
-            values = list(event)
+            values = tuple(event)
         else:
             raise TypeError(
                 f"{type(self).__name__} {self.Id!r}: cannot write a {type(event).__name__} as a row"
             )
-        return tuple(Jsonb(v) if isinstance(v, dict | list) else v for v in values)
+        for value in values:
+            if isinstance(value, dict | list):  # rare: the slow path only then
+                return tuple(Jsonb(v) if isinstance(v, dict | list) else v for v in values)
+        return values
 
     def process(self, context: Context, event: Any) -> None:
         """Buffer the event's row for the next flush (rule 1: a bad event raises here)."""
@@ -256,8 +260,9 @@ class PostgreSQLSink(BlockingSink):
                 with conn.transaction():  # a savepoint: a refused batch leaves the rest usable
                     self._bulk(conn, rows)
                 return len(rows), 0
-            except (psycopg.DataError, psycopg.IntegrityError):
-                pass
+            except psycopg.Error as exc:
+                if not _refused(exc):
+                    raise
             written = rejected = 0
             with conn.cursor() as cursor:
                 for row in rows:
@@ -265,7 +270,9 @@ class PostgreSQLSink(BlockingSink):
                         with conn.transaction():
                             cursor.execute(self._insert_sql, row)
                         written += 1
-                    except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                    except psycopg.Error as exc:
+                        if not _refused(exc):
+                            raise
                         rejected += 1
                         self._reject(cursor, row, exc)
             return written, rejected
@@ -309,6 +316,14 @@ class PostgreSQLSink(BlockingSink):
         """Disconnect. Rows still buffered (the last flush failed) were never acknowledged."""
         self._rows.clear()
         self._discard_connection()
+
+
+def _refused(exc: psycopg.Error) -> bool:
+    """The row's fault (rule 1): the server refused its values, or one of them cannot be sent
+    (a client-side ``ProgrammingError``, no SQLSTATE: "cannot adapt type")."""
+    if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
+        return True
+    return isinstance(exc, psycopg.ProgrammingError) and exc.sqlstate is None
 
 
 def _names(value: str) -> tuple[str, ...]:

@@ -132,12 +132,15 @@ class RedisSink(BlockingSink):
         key = self.key_of(context, event)
         if not self._stream:
             return key, _value(self, event)
-        if not isinstance(event, Mapping) or not event:
+        if not (type(event) is dict or isinstance(event, Mapping)) or not event:
             raise TypeError(
                 f"{type(self).__name__} {self.Id!r}: a stream entry needs a non-empty mapping "
                 f"of fields, got {type(event).__name__}"
             )
-        return key, {str(k): _value(self, v) for k, v in event.items()}
+        for k, v in event.items():
+            if type(k) is not str or type(v) not in _PLAIN:  # the slow path only then
+                return key, {str(k): _value(self, v) for k, v in event.items()}
+        return key, event
 
     def process(self, context: Context, event: Any) -> None:
         """Encode the event and buffer it for the next flush."""
@@ -195,9 +198,14 @@ class RedisSink(BlockingSink):
             client.close()
 
 
+_PLAIN = frozenset({bytes, str, int, float})
+
+
 def _value(sink: RedisSink, value: Any) -> Any:
     """A value as Redis takes it: bytes, text and numbers as they are, the rest as JSON."""
-    if isinstance(value, bytes | str | int | float) and not isinstance(value, bool):
+    if type(value) in _PLAIN or (
+        isinstance(value, bytes | str | int | float) and not isinstance(value, bool)
+    ):
         return value
     try:
         return orjson.dumps(value)

@@ -6,6 +6,12 @@ a client sends into an event; ``StreamClientSink`` writes events as lines to a s
 anyio, they run under every executor (sync and threads through the executors' bridge loop).
 
 Install with ``pip install "pumpcore[socket]"``.
+
+Duplicates after a crash: the server and datagram sources carry no positions (TCP and UDP
+replay nothing), so a crash loses what they had read and never duplicates it. The client and
+datagram sinks write on flush, before the sources acknowledge, so the server gets again whatever
+the upstream source replays: at most that source's in-flight window (``commit_every`` positions
+rounded up to whole batches, 1,024 with the defaults).
 """
 
 from ._client import StreamClientSink as StreamClientSink

@@ -42,6 +42,7 @@ from ._errors import SocketError
 from ._lines import encode_event
 from ._queued import QueuedSource
 from ._rawsock import bind_datagram, connect, remove_socket_file
+from ._warnings import Warnings
 
 #: The largest ``max_packet_size``: 1 MiB.
 MAX_DATAGRAM = 2**20
@@ -69,6 +70,9 @@ class DatagramSourceStatistics:
         receive_errors: failed receives (the socket is read again after a pause).
         buffered: datagrams in the queue between the sockets and the pipeline now.
         buffered_max: the most that queue ever held (at most ``queue_max_size``).
+        buffered_bytes: bytes of those datagrams.
+        buffered_bytes_max: the most bytes ever held (at most ``max_buffered_bytes``, or one
+            datagram when that is smaller).
     """
 
     datagrams: int
@@ -78,6 +82,8 @@ class DatagramSourceStatistics:
     receive_errors: int
     buffered: int
     buffered_max: int
+    buffered_bytes: int
+    buffered_bytes_max: int
 
 
 @attrs.frozen
@@ -115,6 +121,7 @@ class DatagramSource(QueuedSource):
         encoding: ``""`` emits ``bytes`` (BSPump's behaviour); a codec name emits ``str``.
         receive_buffer_size: the kernel's receive buffer (``SO_RCVBUF``); 0 keeps the default.
         queue_max_size: datagrams held between the sockets and the pipeline.
+        max_buffered_bytes: the most bytes of datagrams held (``_limits.py`` rule 3).
 
     Attributes:
         addresses: where the source listens, once opened.
@@ -151,6 +158,7 @@ class DatagramSource(QueuedSource):
         self._datagrams = self._bytes = self._truncated = self._undecodable = 0
         self._receive_errors = 0
         super().__init__(pipeline, id, config)
+        self._warnings = Warnings(log, self.locate_address)
 
     def apply_config(self) -> None:
         """Parse ``address`` and check the other keys.
@@ -175,6 +183,8 @@ class DatagramSource(QueuedSource):
             receive_errors=self._receive_errors,
             buffered=buffered,
             buffered_max=buffered_max,
+            buffered_bytes=self.budget.held,
+            buffered_bytes_max=self.budget.peak,
         )
 
     async def open(self) -> None:
@@ -220,6 +230,7 @@ class DatagramSource(QueuedSource):
             sock.close()
         self._remove_unix_files()
         await self._close_queue()
+        self._warnings.close()
 
     def _remove_unix_files(self) -> None:
         for path in self._unix_paths:
@@ -239,7 +250,7 @@ class DatagramSource(QueuedSource):
                     break
                 except OSError as exc:
                     self._receive_errors += 1
-                    log.warning("%s: receive on %s failed: %r", self.locate_address(), me, exc)
+                    self._warnings.warn("receive failed", "on %s: %r", me, exc)
                     await anyio.sleep(RECEIVE_RETRY)
                     break
                 context: Context = {
@@ -250,7 +261,7 @@ class DatagramSource(QueuedSource):
                 if flags & socket.MSG_TRUNC:
                     self._truncated += 1
                     reason = f"a datagram over {limit} bytes (its first {limit} kept)"
-                    await self._put(Rejected(data, reason, None, context))
+                    await self._put(Rejected(data, reason, None, context), len(data))
                     continue
                 event: Any = data
                 if encoding:
@@ -258,9 +269,11 @@ class DatagramSource(QueuedSource):
                         event = data.decode(encoding)
                     except UnicodeDecodeError as exc:
                         self._undecodable += 1
-                        await self._put(Rejected(data, f"not {encoding}: {exc}", None, context))
+                        await self._put(
+                            Rejected(data, f"not {encoding}: {exc}", None, context), len(data)
+                        )
                         continue
-                await self._put(Received(event, None, context))
+                await self._put(Received(event, None, context), len(data))
                 self._datagrams += 1
                 self._bytes += len(data)
 

@@ -22,6 +22,10 @@ Rules:
    source isolates failures, so it is counted as a warning and dead-lettered whatever the error
    policy says, and the connection goes on. A failing TLS handshake ends that connection and is
    counted (``handshake_failures``).
+   Resources are bounded (``_limits.py``): at most ``max_connections`` connections (more are
+   closed at once, ``connections_refused``), each closed after ``idle_timeout`` seconds without a
+   byte (``timeouts``; its incomplete line is rejected as cut short), and the lines queued hold
+   at most ``max_buffered_bytes``.
    A connection that breaks or fails otherwise ends alone (logged); a failing ``accept`` (out
    of file descriptors) is retried after a pause instead of ending ``serve``.
 4. No positions: TCP has no replay, so nothing is acknowledged; what the pipeline had not taken
@@ -31,28 +35,25 @@ Rules:
 from __future__ import annotations
 
 import logging
-import socket
-import ssl
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from functools import partial
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
 import anyio.to_thread
 import attrs
-from anyio.abc import AnyByteStream, ByteStream, Listener, SocketAttribute
-from anyio.streams.tls import TLSListener
+from anyio.abc import ByteStream, SocketAttribute
 
 from pumpcore import ConfigError, ConfigRule, Context, Received, config_value_repr
-from pumpcore.config import in_range, positive, text_codec
+from pumpcore.config import in_range, text_codec
 from pumpcore.lowlevel import Rejected
 
-from ._address import Address, family_name, format_sockaddr, parse_addresses
+from ._address import Address, format_sockaddr, parse_addresses
 from ._errors import SocketError
+from ._limits import CONNECTION_DEFAULTS, CONNECTION_RULES
 from ._lines import LineSplitter
+from ._listener import GONE, Bound, StreamListener
 from ._queued import QueuedSource
-from ._rawsock import SocketListener, bind_stream, remove_socket_file
+from ._tls import TLS_DEFAULTS, TLS_RULES, check_tls_keys
 
 if TYPE_CHECKING:
     from pumpcore import Pipeline
@@ -62,8 +63,6 @@ log = logging.getLogger("pumpcore.socket")
 # The most bytes asked of a connection at once: also the most a blocked connection holds as
 # lines not yet queued (rule 2).
 RECEIVE_SIZE = 65536
-# A connection ending under us: the peer reset or vanished, TLS broke (ssl.SSLError is an OSError).
-_GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
 
 
 @attrs.frozen
@@ -80,8 +79,14 @@ class StreamServerStatistics:
         partial_lines: incomplete last lines of connections that ended, rejected.
         handshake_failures: TLS handshakes that failed or timed out.
         accept_errors: failed ``accept`` calls (retried).
+        connections_refused: connections closed at once, over ``max_connections``.
+        connection_errors: connections ended by an unexpected error (logged, rate-limited).
+        timeouts: connections closed after ``idle_timeout`` seconds without a byte.
         buffered: lines in the queue between connections and the pipeline now.
         buffered_max: the most lines that queue ever held (at most ``queue_max_size``).
+        buffered_bytes: bytes of those lines.
+        buffered_bytes_max: the most bytes ever held (at most ``max_buffered_bytes``, or one
+            line when that is smaller).
     """
 
     connections: int
@@ -93,36 +98,13 @@ class StreamServerStatistics:
     partial_lines: int
     handshake_failures: int
     accept_errors: int
+    connections_refused: int
+    connection_errors: int
+    timeouts: int
     buffered: int
     buffered_max: int
-
-
-@dataclass(eq=False)
-class _CountingTLSListener(TLSListener):
-    """anyio's ``TLSListener``, with handshake failures counted and logged in one line (its
-    default logs a traceback per failing client, which a port scanner turns into log spam)."""
-
-    on_handshake_error: Callable[[BaseException], None] = field(kw_only=True)
-
-    # The base declares it a staticmethod; this one needs the listener's callback. The call
-    # site (``self.handle_handshake_error(exc, stream)``) is the same for both.
-    async def handle_handshake_error(  # type: ignore[override]
-        self, exc: BaseException, stream: AnyByteStream
-    ) -> None:
-        await anyio.aclose_forcefully(stream)
-        if isinstance(exc, anyio.get_cancelled_exc_class()) or not isinstance(exc, Exception):
-            raise exc
-        self.on_handshake_error(exc)
-
-
-def _load_ssl_context(cert: str, key: str) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    # No TLS 1.3 session tickets: the server never writes after the handshake then. A client
-    # that sends its lines and closes without reading the tickets would otherwise have its
-    # kernel answer them with a reset, and the server's read could fail before the last lines.
-    context.num_tickets = 0
-    return context
+    buffered_bytes: int
+    buffered_bytes_max: int
 
 
 class StreamServerSource(QueuedSource):
@@ -151,6 +133,9 @@ class StreamServerSource(QueuedSource):
             enables TLS.
         handshake_timeout: seconds a client has to finish the TLS handshake.
         queue_max_size: lines held between connections and the pipeline (backpressure bound).
+        max_buffered_bytes: the most bytes those lines may hold.
+        max_connections: connections served at once; more are closed at once.
+        idle_timeout: seconds a connection may send nothing before it is closed.
         read_size, poll_interval, retry_delay: as for every ``IOSource``.
 
     Attributes:
@@ -167,16 +152,16 @@ class StreamServerSource(QueuedSource):
         "backlog": 128,
         "max_line_length": 65536,
         "encoding": "utf-8",
-        "cert": "",
-        "key": "",
-        "handshake_timeout": 10.0,
+        **TLS_DEFAULTS,
+        **CONNECTION_DEFAULTS,
     }
     ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        **TLS_RULES,
+        **CONNECTION_RULES,
         "backlog": in_range(1, 65535),
         # A line is buffered whole before it is cut: 64 MiB is already more than a line.
         "max_line_length": in_range(1, 2**26),
         "encoding": text_codec(allow_empty=True),
-        "handshake_timeout": positive(),
     }
 
     def __init__(
@@ -186,12 +171,10 @@ class StreamServerSource(QueuedSource):
         config: Mapping[str, Any] | None = None,
     ) -> None:
         self.addresses: tuple[str, ...] = ()
-        self._listeners: list[tuple[Listener[Any], str, str]] = []
-        self._unix_paths: list[str] = []
+        self._listener = StreamListener(self.locate_address, log)
         self._next_id = 0
-        self._connections = self._open_now = self._lines = self._bytes = 0
+        self._connections = self._bytes = self._timeouts = 0
         self._too_long = self._undecodable = self._partial = 0
-        self._handshake_failures = self._accept_errors = 0
         super().__init__(pipeline, id, config)
 
     def _address_text(self) -> str:
@@ -210,24 +193,29 @@ class StreamServerSource(QueuedSource):
         self._parsed: tuple[Address, ...] = parse_addresses(
             owner, "address", self._address_text(), many=True
         )
-        if bool(config["cert"]) != bool(config["key"]):
-            raise ConfigError(f"{owner}: config keys 'cert' and 'key' go together; give both")
+        check_tls_keys(owner, config)
 
     def statistics(self) -> StreamServerStatistics:
         """The counters so far (see ``StreamServerStatistics``)."""
         buffered, buffered_max = self._buffered()
+        listener = self._listener
         return StreamServerStatistics(
             connections=self._connections,
-            connections_open=self._open_now,
-            lines=self._lines,
+            connections_open=listener.slots.open,
+            lines=self.queued_events,
             bytes_received=self._bytes,
             lines_too_long=self._too_long,
             lines_undecodable=self._undecodable,
             partial_lines=self._partial,
-            handshake_failures=self._handshake_failures,
-            accept_errors=self._accept_errors,
+            handshake_failures=listener.handshake_failures,
+            accept_errors=listener.accept_errors,
+            connections_refused=listener.slots.refused,
+            connection_errors=listener.errors,
+            timeouts=self._timeouts,
             buffered=buffered,
             buffered_max=buffered_max,
+            buffered_bytes=self.budget.held,
+            buffered_bytes_max=self.budget.peak,
         )
 
     # ------------------------------------------------------------ open / serve / close
@@ -239,120 +227,51 @@ class StreamServerSource(QueuedSource):
             SocketError: an address could not be bound (in use, not permitted, unknown host).
             ConfigError: the TLS certificate or key could not be loaded.
         """
-        config = self.Config
-        context: ssl.SSLContext | None = None
-        if config["cert"]:
-            try:
-                context = await anyio.to_thread.run_sync(
-                    _load_ssl_context, str(config["cert"]), str(config["key"])
-                )
-            except (OSError, ValueError) as exc:
-                raise ConfigError(
-                    f"{self.owner}: cannot load TLS 'cert' "
-                    f"{config_value_repr('cert', config['cert'])} and 'key' "
-                    f"{config_value_repr('key', config['key'])}: {exc}"
-                ) from exc
-        listeners: list[tuple[Listener[Any], str, str]] = []
-        try:
-            for address in self._parsed:
-                for sock in await self._bind(address):
-                    me = address.path or format_sockaddr(sock.getsockname())
-                    family = family_name(sock.family)
-                    listener: Listener[Any] = SocketListener(sock, self._accept_failed)
-                    if context is not None:
-                        listener = _CountingTLSListener(
-                            listener,
-                            context,
-                            standard_compatible=False,
-                            handshake_timeout=float(config["handshake_timeout"]),
-                            on_handshake_error=self._handshake_failed,
-                        )
-                    listeners.append((listener, me, family))
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                for listener, _, _ in listeners:
-                    await listener.aclose()
-                self._remove_unix_files()
-            raise
-        self._listeners = listeners
-        self.addresses = tuple(me for _, me, _ in listeners)
-        self._open_queue()
 
-    async def _bind(self, address: Address) -> list[socket.socket]:
-        try:
-            socks = await bind_stream(address, int(self.Config["backlog"]))
-        except OSError as exc:
-            raise SocketError(
-                f"{self.locate_address()}: cannot listen on {str(address)!r}: {exc}"
-            ) from exc
-        if address.path is not None:
-            self._unix_paths.append(address.path)
-        return socks
+        def bind_error(address: Address, exc: OSError) -> Exception:
+            return SocketError(f"{self.locate_address()}: cannot listen on {str(address)!r}: {exc}")
+
+        config = self.Config
+        await self._listener.open(
+            self.owner, config, self._parsed, int(config["backlog"]), bind_error
+        )
+        self.addresses = tuple(bound.me for bound in self._listener.bound)
+        self._open_queue()
 
     async def serve(self) -> None:
         """Accept connections on every listener until cancelled (rules 2 and 3)."""
-        async with anyio.create_task_group() as tg:
-            for listener, me, family in self._listeners:
-                handler = partial(self._connection, me=me, family=family)
-                tg.start_soon(listener.serve, handler, tg)
+        await self._listener.serve(self._connection)
 
     async def aclose(self) -> None:
         """Stop listening, drop what is queued, remove Unix socket files this source made."""
-        listeners, self._listeners = self._listeners, []
-        for listener, me, _ in listeners:
-            try:
-                await listener.aclose()
-            except Exception as exc:  # closing must go on with the others
-                log.warning("%s: closing the listener on %r: %r", self.locate_address(), me, exc)
-        self._remove_unix_files()
+        await self._listener.aclose()
         await self._close_queue()
-
-    def _remove_unix_files(self) -> None:
-        for path in self._unix_paths:
-            remove_socket_file(path)
-        self._unix_paths = []
 
     # ------------------------------------------------------------ connections
 
-    def _accept_failed(self, exc: OSError) -> None:
-        self._accept_errors += 1
-        log.warning("%s: accept failed, retrying: %r", self.locate_address(), exc)
-
-    def _handshake_failed(self, exc: BaseException) -> None:
-        self._handshake_failures += 1
-        log.warning("%s: TLS handshake failed: %r", self.locate_address(), exc)
-
-    async def _connection(self, stream: ByteStream, *, me: str, family: str) -> None:
-        """Serve one connection until it ends; whatever happens, only it ends (rule 3)."""
+    async def _connection(self, stream: ByteStream, bound: Bound) -> None:
+        """Serve one connection until it ends (rule 3; the listener closes it)."""
         self._next_id += 1
         self._connections += 1
-        self._open_now += 1
         splitter = LineSplitter(int(self.Config["max_line_length"]))
-        who = me
-        context: Context = {}
+        peer = format_sockaddr(stream.extra(SocketAttribute.remote_address, ""))
+        context: Context = {
+            "stream_type": bound.family,
+            "stream_dir": "in",
+            "stream_peer": peer,
+            "stream_me": bound.me,
+            "stream_id": self._next_id,
+        }
         try:
-            peer = format_sockaddr(stream.extra(SocketAttribute.remote_address, ""))
-            who = peer or me
-            context = {
-                "stream_type": family,
-                "stream_dir": "in",
-                "stream_peer": peer,
-                "stream_me": me,
-                "stream_id": self._next_id,
-            }
             await self._read_lines(stream, splitter, context)
-        except _GONE as exc:
-            log.debug("%s: connection from %s broke: %r", self.locate_address(), who, exc)
-        except Exception as exc:  # a bug must not take the other connections down
-            log.error("%s: connection from %s failed", self.locate_address(), who, exc_info=exc)
-        finally:
-            self._open_now -= 1
-            await anyio.aclose_forcefully(stream)
+        except GONE as exc:
+            log.debug("%s: connection from %s broke: %r", self.locate_address(), peer, exc)
         # Reached when the connection ended (not when the server was cancelled): rule 3.
         if splitter.pending:
             self._partial += 1
             reason = "a line cut short: the connection ended before its newline"
-            await self._put(Rejected(splitter.take_pending(), reason, None, dict(context)))
+            pending = splitter.take_pending()
+            await self._put(Rejected(pending, reason, None, dict(context)), len(pending))
 
     async def _read_lines(
         self, stream: ByteStream, splitter: LineSplitter, context: Context
@@ -363,32 +282,44 @@ class StreamServerSource(QueuedSource):
         that chunk's good lines (the splitter keeps none of their bytes, nor where they were).
         """
         limit = splitter.max_line_length
+        idle = float(self.Config["idle_timeout"])
+        encoding = str(self.Config["encoding"])
         while True:
-            try:
-                data = await stream.receive(RECEIVE_SIZE)
-            except anyio.EndOfStream:
+            data = b""
+            with anyio.move_on_after(idle):
+                try:
+                    data = await stream.receive(RECEIVE_SIZE)
+                except anyio.EndOfStream:
+                    return
+            if not data:
+                self._timeouts += 1
                 return
             self._bytes += len(data)
             before = splitter.too_long
             lines = splitter.feed(data)
+            pairs: list[tuple[Received | Rejected, int]] = []
             for _ in range(splitter.too_long - before):
                 self._too_long += 1
-                await self._put(Rejected(None, f"a line over {limit} bytes", None, dict(context)))
+                reason = f"a line over {limit} bytes"
+                pairs.append((Rejected(None, reason, None, dict(context)), 0))
             for line in lines:
-                await self._deliver(line, context)
+                pairs.append(self._item(line, encoding, context))
+            if pairs:
+                await self._put_all(pairs, sum(size for _, size in pairs))
 
-    async def _deliver(self, line: bytes, context: Context) -> None:
-        encoding = str(self.Config["encoding"])
-        event: Any = line
-        if encoding:
-            try:
-                event = line.decode(encoding)
-            except UnicodeDecodeError as exc:
-                self._undecodable += 1
-                await self._put(Rejected(line, f"not {encoding}: {exc}", None, dict(context)))
-                return
-        await self._put(Received(event, None, dict(context)))
-        self._lines += 1
+    def _item(
+        self, line: bytes, encoding: str, context: Context
+    ) -> tuple[Received | Rejected, int]:
+        """A line as the event it becomes (or the bad input it is), with its size."""
+        if not encoding:
+            return Received(line, None, dict(context)), len(line)
+        try:
+            event = line.decode(encoding)
+        except UnicodeDecodeError as exc:
+            self._undecodable += 1
+            reason = f"not {encoding}: {exc}"
+            return Rejected(line, reason, None, dict(context)), len(line)
+        return Received(event, None, dict(context)), len(line)
 
 
 class TCPSource(StreamServerSource):

@@ -2,6 +2,12 @@
 
 BSPump kept its print components in ``bspump.common``; they live here because they do I/O, which
 the pure core does not.
+
+Duplicates after a crash: standard input cannot be read again, so the stdin source carries no
+positions: a crash loses the lines read and not yet written, and never duplicates one. The print
+sinks write on flush, before the sources acknowledge, so they print again whatever an upstream
+source replays: at most its in-flight window (``commit_every`` positions rounded up to whole
+batches, 1,024 with the defaults).
 """
 
 from ._print import PPrintContextProcessor as PPrintContextProcessor

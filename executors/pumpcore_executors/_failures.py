@@ -18,10 +18,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
-
-import attrs
+from typing import Any
 
 from pumpcore import Failure, Pipeline
+from pumpcore.lowlevel import RateLimit, Window
 
 log = logging.getLogger("pumpcore.failures")
 
@@ -39,16 +39,6 @@ def safe_repr(obj: object, limit: int = _REPR_LIMIT) -> str:
             why = type(exc).__name__
         text = f"<unrepresentable {type(obj).__name__}: {why}>"
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-@attrs.define
-class _Window:
-    """One (pipeline, component)'s current interval: lines logged, failures only counted."""
-
-    start: float
-    logged: int = 0
-    suppressed: int = 0
-    suppressed_hard: int = 0
 
 
 class FailureLog:
@@ -73,7 +63,7 @@ class FailureLog:
         self._lines = lines_per_interval
         self._interval = interval
         self._clock = clock
-        self._windows: dict[tuple[str, str], _Window] = {}
+        self._limit = RateLimit(lines_per_interval, interval)
         for pipeline in self._pipelines:
             pipeline.add_failure_listener(self.report)
 
@@ -89,21 +79,16 @@ class FailureLog:
     def _report(self, failure: Failure) -> None:
         now = self._clock()
         key = (failure.pipeline_id, failure.component_id)
-        window = self._windows.get(key)
-        if window is None or now - window.start >= self._interval:
-            if window is not None:
-                self._summarize(key, window, now)
-            window = self._windows[key] = _Window(now)
-        if window.logged >= self._lines:
-            window.suppressed += 1
-            window.suppressed_hard += not failure.soft
+        admitted, window, ended = self._limit.admit(key, now, hard=not failure.soft)
+        if ended is not None:
+            self._summarize(key, ended, now)
+        if not admitted:
             return
-        window.logged += 1
         where = f"{failure.pipeline_id}.{failure.component_id}"
         exception, event = safe_repr(failure.exception), safe_repr(failure.event)
         more = (
             f" (further failures of {where} in the next {self._interval:g} s are summed up)"
-            if window.logged == self._lines
+            if window.admitted == self._lines
             else ""
         )
         if failure.soft:
@@ -114,7 +99,7 @@ class FailureLog:
                 where, exception, event, more, exc_info=failure.exception,
             )  # fmt: skip
 
-    def _summarize(self, key: tuple[str, str], window: _Window, now: float) -> None:
+    def _summarize(self, key: Any, window: Window, now: float) -> None:
         if not window.suppressed:
             return
         log.log(
@@ -129,6 +114,6 @@ class FailureLog:
             pipeline.remove_failure_listener(self.report)
         with contextlib.suppress(Exception):  # as in report: never take the run down
             now = self._clock()
-            for key, window in self._windows.items():
+            for key, window in self._limit.windows.items():
                 self._summarize(key, window, now)
-        self._windows.clear()
+        self._limit.windows.clear()

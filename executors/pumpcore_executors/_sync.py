@@ -10,13 +10,19 @@ processor is called inline, an ``async def`` one is awaited on the bridge's loop
 thread waits. One call at a time, so ``async_concurency_limit`` is never reached; outputs and
 statistics are those of the other executors.
 
+A read of an anyio-based source is the one command that does not hold this thread: it is started
+on the bridge's loop and answered when it returns, so a server source waiting for its next
+request does not hold up the commit its last client waits for (a webhook answers once its
+request is committed). Its coroutines run on the bridge's loop either way.
+
 Other threads reach the run through an ``Inbox``: a ``RunHandle``'s stop, an ``InternalSource.put``
-(run here, between steps), a bridged server's failure. On a real clock the loop waits on the
-inbox rather than sleeping, so each of them wakes it at once.
+(run here, between steps), a bridged server's failure, a bridged read's outcome. On a real clock
+the loop waits on the inbox rather than sleeping, so each of them wakes it at once.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import logging
 import time
@@ -24,9 +30,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from pumpcore import Clock, Context, Pipeline
-from pumpcore.lowlevel import Offload, RunMachine, Serve
+from pumpcore.lowlevel import AsyncSource, Offload, Read, RunMachine, Serve
 
-from ._blocking import BlockingParts, answer, check_blocking
+from ._blocking import BlockingParts, answer, check_blocking, log_failure
 from ._failures import FailureLog
 from ._handle import RunHandle
 from ._inbox import Call, Inbox
@@ -188,6 +194,9 @@ class _SyncRunner:
                 machine.request_stop()
             step = machine.poll(clock.time(), time.monotonic())
             for command in step.commands:
+                if isinstance(command, Read) and isinstance(command.source, AsyncSource):
+                    self._start_read(command.source, command)
+                    continue
                 try:
                     answer(machine, command, clock.time, self.parts.perform)
                 except BaseException as exc:  # answered already: stop cleanly, then raise it
@@ -208,6 +217,21 @@ class _SyncRunner:
                 timeout = _SLICE if timeout is None else min(timeout, _SLICE)
             self._handle_inbox(timeout)
 
+    def _start_read(self, source: AsyncSource, command: Read) -> None:
+        """Start a bridged read; its outcome comes back through the inbox."""
+        (future,) = self.parts.bridge.submit_all([(source.read, (command.max_items,))])
+        future.add_done_callback(lambda done: self.inbox.put((command, done)))
+
+    def _answer_read(self, command: Read, future: concurrent.futures.Future[Any]) -> None:
+        if future.cancelled():  # the bridge is closing: the run is over
+            return
+        exc = future.exception()
+        if exc is None:
+            self.machine.done(command, self.clock.time(), future.result())
+        else:
+            log_failure(command, exc)
+            self.machine.failed(command, self.clock.time(), exc)
+
     def _handle_inbox(self, timeout: float | None) -> None:
         """Run what other threads handed over, waiting up to ``timeout`` for the first."""
         self.inbox.drain(self._handle, timeout)
@@ -217,6 +241,8 @@ class _SyncRunner:
             return
         if isinstance(item, Call):
             item.run()
+        elif isinstance(item, tuple) and isinstance(item[0], Read):
+            self._answer_read(*item)
         elif isinstance(item, tuple):
             serve, exc = item
             assert isinstance(serve, Serve)

@@ -520,8 +520,8 @@ def check_source(
        after the last acknowledged position, then the new ones, and everything is acknowledged.
     3. With ``make_bad_input``: bad input, then good records, under the soft policy: the run
        must count the bad input as a failure (``source.error``, a warning, an error, or an
-       input the source rejected: a ``Rejected`` input, ``event.rejected``) and still emit and
-       acknowledge the good records.
+       input the source rejected, ``event.rejected``) and still emit and acknowledge the good
+       records.
 
     Every run must close the sink, then the source, each exactly once, after the final flush
     and acknowledgements.

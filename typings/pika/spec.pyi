@@ -1,6 +1,15 @@
 from typing import Any
 
 class Basic:
+    class Ack:
+        delivery_tag: int
+        multiple: bool
+
+    class Nack:
+        delivery_tag: int
+        multiple: bool
+        requeue: bool
+
     class Deliver:
         consumer_tag: str
         delivery_tag: int

@@ -69,12 +69,16 @@ class Broker:
             conn, channel = self.channel()
             try:
                 got = self.drained.setdefault(queue, [])
-                while True:
-                    method, _props, body = channel.basic_get(queue, auto_ack=True)
-                    if method is None:
-                        return list(got)
-                    assert body is not None
-                    got.append(body)
+                if channel.queue_declare(queue, passive=True).method.message_count:
+                    for method, _props, body in channel.consume(
+                        queue, auto_ack=True, inactivity_timeout=0.05
+                    ):
+                        if method is None:
+                            break
+                        assert body is not None
+                        got.append(body)
+                    channel.cancel()
+                return list(got)
             finally:
                 conn.close()
 

@@ -22,7 +22,7 @@ from pumpcore_amqp import (
 from pumpcore_executors import ExecutorName
 
 from pumpcore import Pipeline
-from pumpcore.common import IteratorSource
+from pumpcore.common import IteratorSource, ListSink
 from pumpcore.testing import conformance
 
 from ...executors.conftest import run_kwargs
@@ -135,7 +135,7 @@ def test_the_broker_going_away_and_back_loses_nothing(
     with proxied("rabbitmq") as proxy:
         source = AMQPSource(
             connection=connection(proxy.address),
-            config={"queue": inbox, "end_after_idle": 1.0, "prefetch_count": 50},
+            config={"queue": inbox, "end_after_idle": 0.6, "prefetch_count": 50},
         )
         sink = AMQPSink(connection=connection(proxy.address), config={"routing_key": outbox})
         pipeline = Pipeline("Cut")
@@ -144,10 +144,10 @@ def test_the_broker_going_away_and_back_loses_nothing(
         def publish_and_cut() -> None:
             for chunk in range(6):
                 broker.publish(inbox, [b"%d" % n for n in range(chunk * 100, chunk * 100 + 100)])
-                time.sleep(0.1)
+                time.sleep(0.05)
                 if chunk == 2:
                     proxy.cut()
-                    time.sleep(0.5)
+                    time.sleep(0.3)
                     proxy.resume()
 
         feeder = threading.Thread(target=publish_and_cut)
@@ -186,7 +186,7 @@ def test_passwords_stay_out_of_reprs_errors_and_logs(caplog: pytest.LogCaptureFi
 
 
 @settings(
-    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     events=st.lists(
@@ -207,3 +207,46 @@ def test_any_events_arrive_once_each_in_order(broker: Broker, events: list[objec
         for e in events
     ]
     assert broker.drain(outbox) == expected
+
+
+PAYLOADS = st.lists(
+    st.one_of(
+        st.integers(0, 10**6).map(lambda n: orjson.dumps({"n": n})),
+        st.binary(max_size=8),  # mostly not JSON: rejected
+    ),
+    max_size=30,
+)
+
+
+@settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(payloads=PAYLOADS)
+def test_every_input_is_emitted_or_rejected_once_in_order(
+    broker: Broker, payloads: list[bytes]
+) -> None:
+    """Property: each delivery becomes one event or one counted reject, in order; all acked."""
+    inbox = broker.queue("prop-src")
+    broker.publish(inbox, payloads)
+    out = ListSink()
+    pipeline = Pipeline("PropSource", error_policy="soft")
+    pipeline.build(
+        AMQPSource(
+            connection=connection(),
+            config={"queue": inbox, "decode": "json", "end_after_idle": 0.2},
+        ),
+        out,
+    )
+    dead = ListSink()
+    pipeline.set_dead_letter(dead)
+    report = pumpcore_executors.run(pipeline, executor="sync", handle_signals=False)
+    good, bad = [], []
+    for p in payloads:
+        try:
+            good.append(orjson.loads(p))
+        except ValueError:
+            bad.append(p)
+    assert out.Events == good
+    assert [f.event for f in dead.Events] == bad
+    assert report.statistics["PropSource"].rejected == len(bad)
+    assert broker.count(inbox) == 0

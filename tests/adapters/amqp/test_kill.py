@@ -25,7 +25,7 @@ from pumpcore_amqp import AMQPConnection, AMQPSink, AMQPSource
 
 url, inbox, outbox, executor, last = sys.argv[1:6]
 """
-    + throttle(2000)
+    + throttle(1000)
     + """
 connection = AMQPConnection(config={"url": url})
 p = Pipeline("Kill")

@@ -78,7 +78,8 @@ class Cluster:
         return int(self.call("POST", f"/{index}/_count", body)["count"])
 
     def docs(self, index: str, sort: str = "n") -> list[dict[str, Any]]:
-        """Every document's source, sorted by ``sort``, with its ``_id``, paged."""
+        """Every document's source, sorted by ``sort``, with its ``_id``, paged (by a field:
+        noida-db cannot sort on ``_id``)."""
         self.refresh(index)
         out: list[dict[str, Any]] = []
         after: list[Any] | None = None

@@ -41,8 +41,13 @@ def run(
     p = Pipeline("ES", error_policy=policy)
     source = events if isinstance(events, Source) else IteratorSource(list(events))
     if contexts is not None:
-        ctx = iter(contexts)
-        p.build(source, lambda context, event: (context.update(next(ctx)), event)[1], sink)
+        given = iter(contexts)
+
+        def with_context(context: Context, event: Any) -> Any:
+            context.update(next(given))  # the next event's context keys (es_index)
+            return event
+
+        p.build(source, with_context, sink)
     else:
         p.build(source, sink)
     failures: list[Failure] = []

@@ -1,8 +1,9 @@
-"""A pump into Elasticsearch (noida-db) killed with SIGKILL at random moments and restarted each
-time, on a different executor each run: no acknowledged document is ever missing, and the run
-that finishes leaves every record indexed. Documents have explicit ids (``_id`` = the record's
-number), so what a restart replays overwrites its earlier copy: duplicates are counted as the
-documents written beyond what was acknowledged when the pump was killed."""
+"""A pump into Elasticsearch (noida-db, then osmem-server) killed with SIGKILL at random moments
+and restarted each time, on a different executor each run: no acknowledged document is ever
+missing, and the run that finishes leaves every record indexed. Documents have explicit ids
+(``_id`` = the record's number), so what a restart replays overwrites its earlier copy:
+duplicates are counted as the documents written beyond what was acknowledged when the pump was
+killed."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ from ._cluster import Cluster
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
-KILLS = 8
-RECORDS = 30_000
+KILLS = 6
+RECORDS = 20_000
 # A commit's flushed but not yet acknowledged documents, and what was written since: at most
 # commit_every positions and a batch more, twice.
 MAX_DUPLICATES_PER_KILL = 2 * (1000 + 256)
@@ -96,7 +97,7 @@ def pump(
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 def test_sigkill_at_random_moments_loses_no_acknowledged_document(
-    noida: Cluster, tmp_path: Path
+    cluster: Cluster, tmp_path: Path
 ) -> None:
     executors = conformance.available_executors()
     inbox = tmp_path / "inbox"
@@ -107,18 +108,18 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_document(
     for line in lines:
         offset += len(line)
         ends.append(offset)
-    index = noida.new_index("kill")
-    noida.create(index, {"n": {"type": "long"}})
-    rng = random.Random("kill-es")
+    index = cluster.new_index("kill")
+    cluster.create(index, {"n": {"type": "long"}})
+    rng = random.Random(f"kill-{cluster.name}")
     duplicates: list[int] = []
     kills = 0
     for run in range(KILLS):
         executor = executors[run % len(executors)]
-        before = noida.count(index)
-        with pump(inbox, noida, index, executor) as process:
+        before = cluster.count(index)
+        with pump(inbox, cluster, index, executor) as process:
             deadline = time.monotonic() + 15
             while process.poll() is None and time.monotonic() < deadline:
-                if noida.count(index) != before:
+                if cluster.count(index) != before:
                     break  # it writes: kill it at a random moment from now
                 time.sleep(0.02)
             time.sleep(rng.uniform(0, 0.3))
@@ -129,19 +130,19 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_document(
         kills += 1
         acked = acknowledged(inbox, ends)
         # Every acknowledged record is indexed (durable when the bulk answered) ...
-        assert noida.count(index, {"range": {"n": {"lt": acked}}}) == acked, f"kill {kills}"
+        assert cluster.count(index, {"range": {"n": {"lt": acked}}}) == acked, f"kill {kills}"
         # ... and documents are written in order, so what is there beyond them is a prefix too:
         # the next run writes it again (an overwrite, by id).
-        written = noida.count(index)
-        assert noida.count(index, {"range": {"n": {"lt": written}}}) == written
+        written = cluster.count(index)
+        assert cluster.count(index, {"range": {"n": {"lt": written}}}) == written
         duplicates.append(written - acked)
-    with pump(inbox, noida, index, executors[0]) as process:
+    with pump(inbox, cluster, index, executors[0]) as process:
         assert process.wait(timeout=60) == 0
-    assert noida.count(index) == RECORDS
+    assert cluster.count(index) == RECORDS
     assert (inbox / "in.log-processed").exists()
     assert kills >= KILLS // 2, "most runs must be killed mid-stream"
     print(
-        f"elasticsearch: {kills} kills, duplicates per kill: max {max(duplicates)}, "
+        f"{cluster.name}: {kills} kills, duplicates per kill: max {max(duplicates)}, "
         f"total {sum(duplicates)}"
     )
     assert max(duplicates) <= MAX_DUPLICATES_PER_KILL

@@ -237,6 +237,23 @@ def test_the_sink_conforms(cluster: Cluster, executor: str) -> None:
     conformance.check_sink(lambda: ElasticSearchSink(c, config={"index": index}), durable, executor)
 
 
+def test_credentials_are_sent_and_never_shown(cluster: Cluster, tmp_path: Path) -> None:
+    import base64
+
+    from ._tls import TlsFront
+
+    # Neither test server checks credentials: a front shows what the client sent.
+    with TlsFront(("127.0.0.1", cluster.server.port), tmp_path, tls=False) as front:
+        basic = connect(front.url, username="elastic", password="hunter2")
+        assert basic.info()["version"]
+        keyed = connect(front.url, api_key="key-s3cret")
+        assert keyed.info()["version"]
+        basic.close()
+        keyed.close()
+    assert b"Authorization: Basic " + base64.b64encode(b"elastic:hunter2") in front.sent
+    assert b"Authorization: ApiKey key-s3cret" in front.sent
+
+
 def test_credentials_never_show(cluster: Cluster) -> None:
     c = connect(
         f"http://user:pw-in-url@127.0.0.1:{free_port()}",

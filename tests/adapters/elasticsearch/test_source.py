@@ -27,6 +27,10 @@ from ._helpers import connect, run_kwargs
 
 pytestmark = pytest.mark.timeout(60)
 
+# Both servers answer search_after, points in time and aggregations. osmem-server has
+# OpenSearch's point-in-time API (not /_pit) and adds no implicit _shard_doc tiebreaker to a
+# point-in-time search, so the source adds it.
+
 every_executor = pytest.mark.parametrize("executor", conformance.executor_params())
 
 COUNT = 1100

@@ -105,10 +105,14 @@ def test_positions_are_acknowledged_before_a_file_is_finished(tmp_path: Path) ->
     source.open()
     first = read(source, 2)
     assert first is not None
-    assert [r.position for r in first] == [
-        (str(tmp_path / "a.log"), 2),
-        (str(tmp_path / "a.log"), 5),
+    assert [r.context for r in first] == [
+        {"filename": str(tmp_path / "a.log"), "offset": 2},
+        {"filename": str(tmp_path / "a.log"), "offset": 5},
     ]
+    # Positions are opaque ints, one per record, rising in read order.
+    positions = [r.position for r in first]
+    assert all(type(p) is int for p in positions)
+    assert positions == sorted(set(positions))
     source.acknowledge([first[0].position])
     rest = read(source, 2)
     assert rest is not None
@@ -711,24 +715,9 @@ def test_a_state_dir_keeps_offsets_out_of_the_inbox(tmp_path: Path) -> None:
     assert names(state) == []
 
 
-@pytest.mark.parametrize(
-    ("config", "message"),
-    [
-        ({"post": "archive"}, "'post' must be one of move, delete, noop"),
-        ({"mode": "w"}, "'mode' must be 'r' or 'rb'"),
-        ({"encoding": "utf-16"}, "does not write a newline as the byte 0x0A"),
-        ({"encoding": "klingon"}, "unknown encoding 'klingon'"),
-        ({"pathh": "/tmp"}, "unknown config key 'pathh'"),
-        ({"max_open_files": 0}, "'max_open_files' must be >= 1"),
-        ({"offset_commit_every": 0}, "'offset_commit_every' must be >= 1"),
-        ({"offset_commit_interval": -1}, "'offset_commit_interval' must be >= 0"),
-    ],
-)
-def test_configuration_mistakes_are_refused_when_built(
-    config: dict[str, str], message: str
-) -> None:
-    with pytest.raises(ConfigError, match=message):
-        FileLineSource(config={"path": "/tmp/*", **config})
+def test_an_unknown_key_is_refused_when_built() -> None:
+    with pytest.raises(ConfigError, match="unknown config key 'pathh'"):
+        FileLineSource(config={"path": "/tmp/*", "pathh": "/tmp"})
 
 
 def test_a_missing_path_or_separator_is_refused_when_joining_a_pipeline() -> None:
@@ -738,10 +727,8 @@ def test_a_missing_path_or_separator_is_refused_when_joining_a_pipeline() -> Non
     multi = FileMultiLineSource(config={"path": "/tmp/*"})
     with pytest.raises(ConfigError, match="no separator"):
         Pipeline("Q").build(multi, ListSink())
-    with pytest.raises(ConfigError, match="'mode' must be 'r'"):
-        FileCSVSource(config={"path": "x", "mode": "rb"})
-    with pytest.raises(ConfigError, match="unknown csv dialect"):
-        FileCSVSource(config={"path": "x", "dialect": "nope"})
+    with pytest.raises(ConfigError, match="invalid csv options"):
+        FileCSVSource(config={"path": "x", "quoting": 99})
 
 
 def read(source: FileABCSource, max_items: int) -> list[Received] | None:

@@ -5,13 +5,17 @@
 from __future__ import annotations
 
 import http.client
+import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+import trustme
 from pumpcore_executors import ExecutorName
 from pumpcore_http import HTTPServerSource
 
@@ -38,7 +42,7 @@ class Webhook(HTTPServerSource):
     as soon as the client has its answers instead of after a fixed time."""
 
     def __init__(self, **config: Any) -> None:
-        super().__init__(config={"listen": "127.0.0.1 0", **config})
+        super().__init__(config={"address": "127.0.0.1 0", **config})
         self.done = threading.Event()
 
     async def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
@@ -70,6 +74,75 @@ def build(
     pipeline = Pipeline("Hook", error_policy=policy)
     pipeline.build(source, *steps, sink if sink is not None else ListSink(keep_contexts=True))
     return pipeline
+
+
+@every_executor
+def test_https_is_served_and_failed_handshakes_are_counted_and_logged_rate_limited(
+    executor: ExecutorName, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ca = trustme.CA()
+    issued = ca.issue_cert("localhost", "127.0.0.1")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    for i, blob in enumerate(issued.cert_chain_pems):
+        blob.write_to_path(str(cert), append=i > 0)
+    issued.private_key_pem.write_to_path(str(key))
+    source = Webhook(path="/hook", cert=str(cert), key=str(key))
+    sink = ListSink()
+    pipeline = build(source, sink=sink)
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+
+    def client() -> list[int]:
+        host, port = wait_for_address(source)
+        assert source.url == f"https://{host}:{port}/hook"
+        for _ in range(25):  # plain HTTP to the HTTPS port: each handshake fails
+            with socket.create_connection((host, port)) as plain:
+                plain.sendall(b"POST /hook HTTP/1.1\r\nhost: x\r\n\r\n")
+                plain.settimeout(5)
+                while plain.recv(4096):
+                    pass
+        conn = http.client.HTTPSConnection("localhost", port, timeout=10, context=context)
+        try:
+            return [post(conn, "/hook", body)[0] for body in (b"a", b"b")]
+        finally:
+            conn.close()
+
+    with caplog.at_level(logging.WARNING, logger="pumpcore.http"):
+        report, statuses = run_with_client([pipeline], executor, client, when_done=source.done.set)
+    assert statuses == [200, 200]
+    assert sink.Events == [b"a", b"b"]
+    assert source.statistics().handshake_failures == 25
+    lines = [r.getMessage() for r in caplog.records if r.name == "pumpcore.http"]
+    assert sum(": TLS handshake failed: " in line for line in lines) == 10
+    assert any("15 more TLS handshake failed" in line for line in lines)
+    assert report.errors == {}
+
+
+@every_executor
+def test_one_client_posting_in_turn_is_answered_at_the_pace_of_its_commits(
+    executor: ExecutorName,
+) -> None:
+    # A request waits for its commit. Under the sync executor a read of the next request used
+    # to hold the thread that commits, for ~100 ms a request; now every executor takes ~1 ms
+    # (a generous bound: 100 requests in 4 s fails only the old behaviour, 10 s).
+    source = Webhook(path="/hook")
+    pipeline = build(source)
+
+    def client() -> float:
+        host, port = wait_for_address(source)
+        conn = http.client.HTTPConnection(host, port, timeout=10)
+        try:
+            assert post(conn, "/hook", b"warm-up")[0] == 200
+            started = time.monotonic()
+            for i in range(100):
+                assert post(conn, "/hook", str(i).encode())[0] == 200
+            return time.monotonic() - started
+        finally:
+            conn.close()
+
+    report, took = run_with_client([pipeline], executor, client, when_done=source.done.set)
+    assert took < 4.0
+    assert report.statistics["Hook"].event_out == 101
 
 
 @every_executor
@@ -425,11 +498,11 @@ def test_without_waiting_for_commit_a_queued_event_is_answered_202(
 @pytest.mark.parametrize(
     ("config", "key"),
     [
-        ({"listen": "localhost port"}, "listen"),
-        ({"listen": "127.0.0.1 70000"}, "listen"),
+        ({"address": "localhost port"}, "address"),
+        ({"address": "127.0.0.1 70000"}, "address"),
         ({"path": "hook"}, "path"),
         ({"max_body_size": 0}, "max_body_size"),
-        ({"queue_size": 0}, "queue_size"),
+        ({"queue_max_size": 0}, "queue_max_size"),
         ({"decode": "xml"}, "decode"),
     ],
 )
@@ -439,7 +512,7 @@ def test_bad_configuration_is_refused_at_build_time(config: dict[str, Any], key:
 
 
 @pytest.mark.parametrize(
-    ("listen", "expected"),
+    ("address", "expected"),
     [
         ("0.0.0.0 8080", ("0.0.0.0", 8080)),
         ("0.0.0.0:8080", ("0.0.0.0", 8080)),
@@ -448,8 +521,8 @@ def test_bad_configuration_is_refused_at_build_time(config: dict[str, Any], key:
         ("8080", (None, 8080)),
     ],
 )
-def test_listen_takes_bspump_forms(listen: str, expected: tuple[str | None, int]) -> None:
-    assert HTTPServerSource(config={"listen": listen}).Listen == expected
+def test_address_takes_bspump_forms(address: str, expected: tuple[str | None, int]) -> None:
+    assert HTTPServerSource(config={"address": address}).Listen == expected
 
 
 @pytest.mark.timeout(30)
@@ -461,6 +534,6 @@ def test_a_port_in_use_fails_the_run_at_start_naming_the_address() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         pipeline = Pipeline("Hook")
-        pipeline.build(HTTPServerSource(config={"listen": f"127.0.0.1 {port}"}), ListSink())
+        pipeline.build(HTTPServerSource(config={"address": f"127.0.0.1 {port}"}), ListSink())
         with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1 {port}"):
             pumpcore_executors.run(pipeline, stop_after=5, handle_signals=False)

@@ -46,7 +46,7 @@ def test_the_websocket_tutorial_server_and_client_pipelines_run_together(
     executor: ExecutorName,
 ) -> None:
     # The seed's server pipeline: WebSocketSource -> PPrintSink (a ListSink here, to check).
-    server_source = WebSocketSource(config={"listen": "127.0.0.1 0"})
+    server_source = WebSocketSource(config={"address": "127.0.0.1 0"})
     received = ListSink(keep_contexts=True)
     server = Pipeline("Server")
     server.build(server_source, received)
@@ -88,7 +88,7 @@ class EndingWebSocketSource(WebSocketSource):
     """Ends its input once the test's client is ``done`` and nothing is left."""
 
     def __init__(self, **config: Any) -> None:
-        super().__init__(config={"listen": "127.0.0.1 0", **config})
+        super().__init__(config={"address": "127.0.0.1 0", **config})
         self.done = threading.Event()
 
     async def read(self, max_items: int) -> Sequence[Received | Rejected] | None:
@@ -158,7 +158,7 @@ def run_async(backend: str, fn: Callable[[], Awaitable[None]]) -> None:
 
 @async_backends
 def test_a_bad_handshake_is_answered_400_and_another_path_404(backend: str) -> None:
-    source = WebSocketSource(config={"listen": "127.0.0.1 0"})
+    source = WebSocketSource(config={"address": "127.0.0.1 0"})
 
     async def main() -> None:
         async with serving(source) as address:
@@ -185,7 +185,7 @@ def test_a_bad_handshake_is_answered_400_and_another_path_404(backend: str) -> N
 
 @async_backends
 def test_messages_pings_and_the_closing_handshake(backend: str) -> None:
-    source = WebSocketSource(config={"listen": "127.0.0.1 0"})
+    source = WebSocketSource(config={"address": "127.0.0.1 0"})
 
     async def main() -> None:
         async with serving(source) as address:
@@ -213,7 +213,7 @@ def test_messages_pings_and_the_closing_handshake(backend: str) -> None:
 def test_a_message_over_max_message_size_closes_only_its_connection_with_1009(
     backend: str,
 ) -> None:
-    source = WebSocketSource(config={"listen": "127.0.0.1 0", "max_message_size": 100})
+    source = WebSocketSource(config={"address": "127.0.0.1 0", "max_message_size": 100})
 
     async def main() -> None:
         async with serving(source) as address:
@@ -244,7 +244,7 @@ def test_a_message_over_max_message_size_closes_only_its_connection_with_1009(
 def test_a_full_buffer_pauses_the_connection_until_the_pipeline_takes_messages(
     backend: str,
 ) -> None:
-    source = WebSocketSource(config={"listen": "127.0.0.1 0", "buffer_size": 10})
+    source = WebSocketSource(config={"address": "127.0.0.1 0", "max_buffered_bytes": 16})
 
     async def main() -> None:
         async with serving(source) as address:
@@ -252,7 +252,7 @@ def test_a_full_buffer_pauses_the_connection_until_the_pipeline_takes_messages(
             for word in ("first...", "second..", "third..."):  # 8 bytes each
                 await client.send(TextMessage(data=word))
             await client.send(Ping(payload=b"behind"))
-            with anyio.move_on_after(0.2) as waiting:  # 16 bytes wait: the third is held
+            with anyio.move_on_after(0.2) as waiting:  # 16 bytes held: the third waits
                 await client.next_event()
             assert waiting.cancelled_caught
             assert await read_all(source, 2) == ["first...", "second.."]
@@ -265,7 +265,11 @@ def test_a_full_buffer_pauses_the_connection_until_the_pipeline_takes_messages(
 
 @pytest.mark.parametrize(
     ("config", "key"),
-    [({"path": "ws"}, "path"), ({"buffer_size": 0}, "buffer_size"), ({"listen": "x y"}, "listen")],
+    [
+        ({"path": "ws"}, "path"),
+        ({"max_buffered_bytes": 0}, "max_buffered_bytes"),
+        ({"address": "x y"}, "address"),
+    ],
 )
 def test_bad_configuration_is_refused_at_build_time(config: dict[str, Any], key: str) -> None:
     with pytest.raises(ConfigError, match=key):

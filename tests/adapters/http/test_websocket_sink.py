@@ -61,13 +61,13 @@ def test_a_restarted_server_is_reconnected_and_sent_the_whole_flush(backend: str
 
     async def main() -> None:
         await sink.aopen()
-        first = WebSocketSource(config={"listen": f"127.0.0.1 {port}"})
+        first = WebSocketSource(config={"address": f"127.0.0.1 {port}"})
         async with serving(first):
             sink.process({}, "one")
             await sink.aflush()
             received.extend(await read_all(first, 1))
         # The server went away (its connections closed with it) and comes back.
-        second = WebSocketSource(config={"listen": f"127.0.0.1 {port}"})
+        second = WebSocketSource(config={"address": f"127.0.0.1 {port}"})
         async with serving(second):
             sink.process({}, "two")
             sink.process({}, b"three")
@@ -85,7 +85,7 @@ def test_a_restarted_server_is_reconnected_and_sent_the_whole_flush(backend: str
 
 @async_backends
 def test_refusals_that_retrying_cannot_change_fail_at_once(backend: str) -> None:
-    source = WebSocketSource(config={"listen": "127.0.0.1 0", "max_message_size": 10})
+    source = WebSocketSource(config={"address": "127.0.0.1 0", "max_message_size": 10})
     errors: list[WebSocketClientError] = []
 
     async def main() -> None:
@@ -112,7 +112,7 @@ def test_refusals_that_retrying_cannot_change_fail_at_once(backend: str) -> None
 
 @async_backends
 def test_without_confirm_a_flush_returns_once_written(backend: str) -> None:
-    source = WebSocketSource(config={"listen": "127.0.0.1 0"})
+    source = WebSocketSource(config={"address": "127.0.0.1 0"})
     received: list[Any] = []
 
     async def main() -> None:

@@ -119,7 +119,7 @@ def test_the_broker_going_away_and_back_loses_nothing(
     with proxied("mosquitto") as proxy:
         source = MQTTSource(
             connection=connection(proxy.address),
-            config={"topics": inbox, "client_id": client_id, "end_after_idle": 1.0},
+            config={"topics": inbox, "client_id": client_id, "end_after_idle": 0.6},
         )
         sink = MQTTSink(connection=connection(proxy.address), config={"topic": outbox})
         pipeline = Pipeline("Cut")
@@ -128,10 +128,10 @@ def test_the_broker_going_away_and_back_loses_nothing(
         def publish_and_cut() -> None:
             for chunk in range(6):
                 mosquitto.publish(inbox, [b"%d" % n for n in range(chunk * 100, chunk * 100 + 100)])
-                time.sleep(0.1)
+                time.sleep(0.05)
                 if chunk == 2:
                     proxy.cut()
-                    time.sleep(0.5)
+                    time.sleep(0.3)
                     proxy.resume()
 
         feeder = threading.Thread(target=publish_and_cut)
@@ -167,7 +167,7 @@ def test_passwords_stay_out_of_reprs_errors_and_logs(caplog: pytest.LogCaptureFi
 
 
 @settings(
-    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     events=st.lists(
@@ -189,3 +189,45 @@ def test_any_events_arrive_once_each_in_order(mosquitto: Mosquitto, events: list
         for e in events
     ]
     assert out.received() == expected
+
+
+PAYLOADS = st.lists(
+    st.one_of(
+        st.integers(0, 10**6).map(lambda n: orjson.dumps({"n": n})),
+        st.binary(max_size=8),  # mostly not JSON: rejected
+    ),
+    max_size=30,
+)
+
+
+@settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(payloads=PAYLOADS)
+def test_every_input_is_emitted_or_rejected_once_in_order(
+    mosquitto: Mosquitto, payloads: list[bytes]
+) -> None:
+    """Property: each message becomes one event or one counted reject, in order; all acked."""
+    label = f"propsrc{len(mosquitto.sessions)}"
+    topic = mosquitto.topic(label)
+    client_id = mosquitto.session(label, [topic])
+    mosquitto.publish(topic, payloads)
+    out, dead = ListSink(), ListSink()
+    source = MQTTSource(
+        connection=connection(),
+        config={"topics": topic, "client_id": client_id, "decode": "json", "end_after_idle": 0.2},
+    )
+    pipeline = Pipeline("PropSource", error_policy="soft")
+    pipeline.build(source, out)
+    pipeline.set_dead_letter(dead)
+    report = pumpcore_executors.run(pipeline, executor="sync", handle_signals=False)
+    good, bad = [], []
+    for p in payloads:
+        try:
+            good.append(orjson.loads(p))
+        except ValueError:
+            bad.append(p)
+    assert out.Events == good
+    assert [f.event for f in dead.Events] == bad
+    assert report.statistics["PropSource"].rejected == len(bad)
+    assert source.statistics().acknowledged == len(payloads)

@@ -25,7 +25,7 @@ from pumpcore_nats import NATSConnection, NATSSink, NATSSource
 
 url, stream, out_subject, executor, last = sys.argv[1:6]
 """
-    + throttle(2000)
+    + throttle(1000)
     + """
 connection = NATSConnection(config={"servers": url})
 p = Pipeline("Kill")

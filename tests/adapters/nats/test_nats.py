@@ -128,7 +128,7 @@ def test_the_server_going_away_and_back_loses_nothing(
     with proxied("nats") as proxy:
         source = NATSSource(
             connection=connection(proxy.address),
-            config={"stream": inbox, "durable": durable(), "end_after_idle": 1.0, "ack_wait": 2},
+            config={"stream": inbox, "durable": durable(), "end_after_idle": 0.6, "ack_wait": 2},
         )
         sink = NATSSink(connection=connection(proxy.address), config={"subject": out_subject})
         pipeline = Pipeline("Cut")
@@ -139,10 +139,10 @@ def test_the_server_going_away_and_back_loses_nothing(
                 jetstream.publish(
                     in_subject, [b"%d" % n for n in range(chunk * 100, chunk * 100 + 100)]
                 )
-                time.sleep(0.1)
+                time.sleep(0.05)
                 if chunk == 2:
                     proxy.cut()
-                    time.sleep(0.5)
+                    time.sleep(0.3)
                     proxy.resume()
 
         feeder = threading.Thread(target=publish_and_cut)
@@ -172,7 +172,7 @@ def test_passwords_stay_out_of_reprs_and_errors() -> None:
 
 
 @settings(
-    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     events=st.lists(
@@ -192,3 +192,43 @@ def test_any_events_arrive_once_each_in_order(jetstream: JetStream, events: list
         for e in events
     ]
     assert jetstream.messages(stream) == expected
+
+
+PAYLOADS = st.lists(
+    st.one_of(
+        st.integers(0, 10**6).map(lambda n: orjson.dumps({"n": n})),
+        st.binary(max_size=8),  # mostly not JSON: rejected
+    ),
+    max_size=30,
+)
+
+
+@settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(payloads=PAYLOADS)
+def test_every_input_is_emitted_or_rejected_once_in_order(
+    jetstream: JetStream, payloads: list[bytes]
+) -> None:
+    """Property: each message becomes one event or one counted reject, in order; all acked."""
+    stream, subject = jetstream.stream("propsrc")
+    jetstream.publish(subject, payloads)
+    out, dead = ListSink(), ListSink()
+    source = NATSSource(
+        connection=connection(),
+        config={"stream": stream, "durable": durable(), "decode": "json", "end_after_idle": 0.2},
+    )
+    pipeline = Pipeline("PropSource", error_policy="soft")
+    pipeline.build(source, out)
+    pipeline.set_dead_letter(dead)
+    report = pumpcore_executors.run(pipeline, executor="sync", handle_signals=False)
+    good, bad = [], []
+    for p in payloads:
+        try:
+            good.append(orjson.loads(p))
+        except ValueError:
+            bad.append(p)
+    assert out.Events == good
+    assert [f.event for f in dead.Events] == bad
+    assert report.statistics["PropSource"].rejected == len(bad)
+    assert jetstream.acked(stream, source.Durable) == len(payloads)

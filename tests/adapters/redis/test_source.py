@@ -5,10 +5,13 @@ dead consumer taken over, the server gone and back."""
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Any
 
+import hypothesis
 import pumpcore_executors
 import pytest
+from hypothesis import strategies as st
 from pumpcore_executors import ExecutorName
 from pumpcore_redis import RedisStreamSource
 
@@ -123,3 +126,33 @@ def test_the_server_gone_and_back(keys: Keys, executor: ExecutorName) -> None:
     assert report.statistics["R"].source_error >= 1
     assert sorted(set(sink.events)) == list(range(200))
     assert pending(keys) == 0
+
+
+@hypothesis.settings(
+    max_examples=5,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+)
+@hypothesis.given(
+    entries=st.integers(1, 400),
+    failures=st.lists(st.integers(0, 400), max_size=3),
+    read_size=st.sampled_from([7, 64, 1024]),
+)
+def test_failed_runs_never_lose_an_entry(
+    keys: Keys, executor: ExecutorName, entries: int, failures: list[int], read_size: int
+) -> None:
+    stream = keys(f"h{uuid.uuid4().hex[:8]}")
+    for i in range(entries):
+        keys.client.xadd(stream, {"n": i})
+    seen: set[int] = set()
+    for fail_at in [*failures, None]:
+        group = keys.client.xinfo_groups(stream)
+        acked = int(group[0]["entries-read"]) - int(group[0]["pending"]) if group else 0
+        if acked == entries:
+            break  # all done (a failure past the end never came)
+        sink = ListSink(fail_at=fail_at, expect=entries - acked)  # stops at whichever comes
+        run(keys, sink, executor, stream=stream, read_size=read_size)
+        assert sink.events == sorted(sink.events)  # each run delivers in stream order
+        seen.update(sink.events)
+    assert seen == set(range(entries))
+    assert keys.client.xpending(stream, "g")["pending"] == 0

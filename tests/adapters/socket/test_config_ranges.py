@@ -48,6 +48,13 @@ BAD: list[tuple[Any, str, object]] = [
     (StreamServerSource, "handshake_timeout", -1),
     (StreamServerSource, "encoding", "rot13"),
     (StreamServerSource, "retry_delay", -1),
+    (StreamServerSource, "max_connections", 0),
+    (StreamServerSource, "max_connections", 10**12),
+    (StreamServerSource, "idle_timeout", 0),
+    (StreamServerSource, "idle_timeout", INF),
+    (StreamServerSource, "max_buffered_bytes", 0),
+    (StreamServerSource, "max_buffered_bytes", 10**12),
+    (DatagramSource, "max_buffered_bytes", 0),
     (TCPSource, "port", -1),
     (TCPSource, "port", 70000),
 ]

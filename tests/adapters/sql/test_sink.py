@@ -95,18 +95,18 @@ def test_bad_rows_are_counted_and_dead_lettered_and_the_rest_written(
 
 
 @hypothesis.settings(
-    max_examples=10,
+    max_examples=6,
     deadline=None,
     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
 )
 @hypothesis.given(
     kinds=st.lists(
-        st.sampled_from(["good", "good", "good", "text", "null", "missing"]), max_size=60
+        st.sampled_from(["good", "good", "good", "text", "null", "set", "missing"]), max_size=60
     ),
     method=st.sampled_from(["copy", "insert"]),
 )
 def test_every_bad_row_is_counted_and_every_good_row_written_once(
-    db: Database, kinds: list[str], method: str
+    db: Database, executor: ExecutorName, kinds: list[str], method: str
 ) -> None:
     table = db.table(f"id {db.backend.int_type}, n {db.backend.int_type} NOT NULL")
     events: list[Any] = []
@@ -116,18 +116,21 @@ def test_every_bad_row_is_counted_and_every_good_row_written_once(
                 "good": {"id": i, "n": i},
                 "text": {"id": i, "n": "x"},
                 "null": {"id": i, "n": None},
+                "set": {"id": i, "n": {i}},  # refused: by psycopg at flush, by MySQLSink at once
             }.get(kind, {"id": i})
         )
     config = {"table": table, "columns": "id, n"}
     if db.name == "postgres":
         config["method"] = method
     sink = db.backend.sink(connection=db.connection(), config=config)
-    report, failures = write(db, sink, events)
+    report, failures = write(db, sink, events, executor)
     assert [r[0] for r in db.execute(f"SELECT id FROM {table} ORDER BY id")] == [
         i for i, k in enumerate(kinds) if k == "good"
     ]
-    assert sink.statistics().rejected == kinds.count("text") + kinds.count("null")  # type: ignore[attr-defined]
-    assert report.statistics["Write"].warning == kinds.count("missing") == len(failures)
+    at_flush = ("text", "null", "set") if db.name == "postgres" else ("text", "null")
+    at_once = ("missing",) if db.name == "postgres" else ("missing", "set")
+    assert sink.statistics().rejected == sum(map(kinds.count, at_flush))  # type: ignore[attr-defined]
+    assert report.statistics["Write"].warning == sum(map(kinds.count, at_once)) == len(failures)
 
 
 def test_upsert_makes_a_replay_no_duplicate(db: Database, executor: ExecutorName) -> None:

@@ -10,7 +10,7 @@ class SamplePipeline(bspump.Pipeline):
         super().__init__(app, pipeline_id)
 
         self.build(
-            bspump.http.WebSocketSource(app, self, config={"listen": "127.0.0.1:18081", "path": "/bspump/ws"}),
+            bspump.http.WebSocketSource(app, self, config={"address": "127.0.0.1:18081", "path": "/bspump/ws"}),
             bspump.common.PPrintSink(app, self)
         )
 

@@ -1,4 +1,4 @@
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pika import URLParameters
@@ -52,6 +52,10 @@ class BlockingChannel:
         mandatory: bool = False,
     ) -> None: ...
     def confirm_delivery(self) -> None: ...
+    def consume(
+        self, queue: str, auto_ack: bool = False, inactivity_timeout: float | None = None
+    ) -> Iterator[tuple[Basic.Deliver, BasicProperties, bytes] | tuple[None, None, None]]: ...
+    def cancel(self) -> int: ...
     def queue_declare(
         self,
         queue: str,

@@ -1,0 +1,5 @@
+from typing import Any
+
+class Method:
+    channel_number: int
+    method: Any
