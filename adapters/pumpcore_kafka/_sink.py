@@ -55,7 +55,7 @@ class KafkaSinkStatistics(NamedTuple):
     """What a ``KafkaSink`` did so far.
 
     Attributes:
-        produced: messages handed to the client.
+        produced: messages handed to the client (or held back until its queue has room).
         failed: messages the client reported as not delivered (rule 3).
         queue_full: times the client's queue was full (rule 2).
     """
@@ -185,17 +185,17 @@ class KafkaSink(BlockingSink):
         headers = context.get(self._headers_from) if self._headers_from else None
         if headers is None:
             headers = self._headers
-        self._produced += 1
         if self._pending:
             self._pending.append((topic, value, key, headers))
-            return
-        producer = self._producer
-        assert producer is not None, "process before open"
-        try:
-            producer.produce(topic, value, key, headers=headers)
-        except BufferError:
-            self._full += 1
-            self._pending.append((topic, value, key, headers))
+        else:
+            producer = self._producer
+            assert producer is not None, "process before open"
+            try:
+                producer.produce(topic, value, key, headers=headers)
+            except BufferError:
+                self._full += 1
+                self._pending.append((topic, value, key, headers))
+        self._produced += 1
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
