@@ -41,7 +41,7 @@ listeners), and its position is done with its batch.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from ._component import Context, Sink, Source
@@ -216,6 +216,45 @@ class IOSource(Source):
         its failed hard or was abandoned, or a write that may concern it failed."""
         return self.ledger.poisoned or self.ledger.failed()
 
+    def discard(self, revoked: Callable[[Any], bool]) -> int:
+        """Drop the buffered events and rejects (read, not yet taken) whose position
+        ``revoked(position)`` says; return how many. Call it on the executor's thread (from
+        ``feed``).
+
+        For brokers that take positions back: a consumer group rebalance gives a partition to
+        another member, which reads it again from the last commit, so its events still waiting
+        here are delivered there; processing them here too would only duplicate them. Nothing
+        of them was taken, so the ledger holds no mark of them.
+        """
+        kept: deque[Batch | Rejected] = deque()
+        dropped = 0
+        for i, item in enumerate(self._io_buffer):
+            if type(item) is Rejected:
+                if item.position is not None and revoked(item.position):
+                    dropped += 1
+                else:
+                    kept.append(item)
+                continue
+            assert type(item) is Batch
+            start = self._io_head if i == 0 else 0
+            if item.positions is None:
+                kept.append(Batch(item.events[start:], None, _slice(item.contexts, start)))
+                continue
+            keep = [j for j in range(start, len(item.events)) if not revoked(item.positions[j])]
+            dropped += len(item.events) - start - len(keep)
+            if keep:
+                contexts = item.contexts
+                kept.append(
+                    Batch(
+                        [item.events[j] for j in keep],
+                        [item.positions[j] for j in keep],
+                        None if contexts is None else [contexts[j] for j in keep],
+                    )
+                )
+        self._io_buffer, self._io_head = kept, 0
+        self._io_waiting -= dropped
+        return dropped
+
     # ------------------------------------------------------------ the Source protocol
 
     def has_pending(self) -> bool:
@@ -307,6 +346,10 @@ def _batches(
             )
             start = end
     return batches
+
+
+def _slice(column: Sequence[Context] | None, start: int) -> Sequence[Context] | None:
+    return None if column is None else column[start:]
 
 
 def _contexts(values: Sequence[Context | None]) -> Sequence[Context] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from ._component import Component, Source
+from ._config import Configurable
 from ._errors import ConfigError
 from ._pipeline import Pipeline
 from .lookup._mapping import Lookup
@@ -27,6 +28,7 @@ class Pump:
     def __init__(self, pipelines: Iterable[Pipeline] = ()) -> None:
         self._pipelines: dict[str, Pipeline] = {}
         self._lookups: dict[str, Lookup] = {}
+        self._connections: dict[str, Configurable] = {}
         for pipeline in pipelines:
             self.add_pipeline(pipeline)
 
@@ -75,6 +77,23 @@ class Pump:
         except KeyError:
             known = ", ".join(sorted(self._lookups)) or "none"
             raise KeyError(f"Pump: no lookup {lookup_id!r} (known: {known})") from None
+
+    def add_connection(self, connection: Configurable) -> Configurable:
+        """Register a connection (a client's settings, ``[connection:ID]`` in BSPump's config
+        files) so that sources and sinks given its id find it with ``locate_connection``."""
+        current = self._connections.get(connection.Id)
+        if current is not None and current is not connection:
+            raise ConfigError(f"Pump: two connections with id {connection.Id!r}")
+        self._connections[connection.Id] = connection
+        return connection
+
+    def locate_connection(self, connection_id: str) -> Configurable:
+        """The connection with this id. Raises KeyError naming the known ids when absent."""
+        try:
+            return self._connections[connection_id]
+        except KeyError:
+            known = ", ".join(sorted(self._connections)) or "none"
+            raise KeyError(f"Pump: no connection {connection_id!r} (known: {known})") from None
 
     @property
     def lookups(self) -> tuple[Lookup, ...]:

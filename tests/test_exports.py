@@ -28,6 +28,7 @@ PUBLIC_PACKAGES = [
     "pumpcore_redis",
     "pumpcore_mqtt",
     "pumpcore_nats",
+    "pumpcore_kafka",
     "pumpcore_socket",
     "pumpcore_stdio",
 ]
