@@ -136,7 +136,11 @@ class ChildServer:
             env=self.env,
             cwd=self.cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent if os.path.exists("/proc/self") else None,
+            # Linux ties the signal to the thread that forks, so only the main thread asks for it
+            # (a server restarted from a worker thread would die when that thread ends).
+            preexec_fn=_die_with_parent
+            if threading.current_thread() is threading.main_thread()
+            else None,
         )
         try:
             wait_for_port(self.host, self.port, self.start_timeout, self.process)
