@@ -9,6 +9,7 @@ do and CI never does. DEVELOPERS.md lists the services and how each starts.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import selectors
 import shutil
@@ -90,6 +91,14 @@ def executable(name: str, *candidates: str) -> str:
     raise AssertionError("unreachable")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: Linux sends it SIGKILL when the test process dies, so a run
+    ended by a timeout (which skips fixture teardown) leaves no server behind."""
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 class ChildServer:
     """A server process this test run starts, listening on host:port, ended by its PID.
 
@@ -127,6 +136,11 @@ class ChildServer:
             env=self.env,
             cwd=self.cwd,
             start_new_session=True,
+            # Linux ties the signal to the thread that forks, so only the main thread asks for it
+            # (a server restarted from a worker thread would die when that thread ends).
+            preexec_fn=_die_with_parent
+            if threading.current_thread() is threading.main_thread()
+            else None,
         )
         try:
             wait_for_port(self.host, self.port, self.start_timeout, self.process)
