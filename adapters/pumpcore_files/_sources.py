@@ -74,7 +74,7 @@ class FileLineSource(FileABCSource):
         >>> source = FileLineSource(config={"path": str(folder / "*.log"), "watch": False})
         >>> source.open()
         >>> batch = source.read(10)  # a Batch: events, positions and contexts as columns
-        >>> [(event, position[1]) for event, position in zip(batch.events, batch.positions)]
+        >>> [(event, context["offset"]) for event, context in zip(batch.events, batch.contexts)]
         [(b'one', 4), (b'two', 8)]
         >>> sorted(path.name for path in folder.iterdir())  # hidden: the saved offset
         ['.a.log.pumpcore-offset', 'a.log-locked']

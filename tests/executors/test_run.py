@@ -54,7 +54,7 @@ def test_periodic_trigger_on_a_virtual_clock(executor: ExecutorName) -> None:
     assert sink.Events == [1000.0 + 5 * i for i in range(720)]
     assert report.statistics["P"].event_out == 720
     assert clock.time() == 4600.0
-    assert time.monotonic() - started < 10  # an hour of schedule, never really slept
+    assert time.monotonic() - started < 60  # an hour of schedule (3,600 s), never really slept
 
 
 def test_periodic_trigger_on_the_system_clock(executor: ExecutorName) -> None:
