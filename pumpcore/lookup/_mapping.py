@@ -240,3 +240,18 @@ class MappingLookup(Lookup, Mapping[Any, Any]):
         if not isinstance(loaded, dict):
             raise ValueError(f"MappingLookup {self.Id!r}: serialized data is not an object")
         self._replace(loaded)
+
+
+DictionaryLookup = MappingLookup
+"""BSPump's ``DictionaryLookup``: the same class as ``MappingLookup``, under BSPump's name.
+
+BSPump's ``DictionaryLookup`` is the ``MappingLookup`` that keeps its table in a dict, with
+``set``, ``serialize`` and ``deserialize``: exactly what ``MappingLookup`` is here, so it is an
+alias, not a second implementation (``DictionaryLookup is MappingLookup``).
+
+Example:
+    >>> users = DictionaryLookup("Users")
+    >>> users.set({"u1": "Alice"})
+    >>> users["u1"], isinstance(users, MappingLookup)
+    ('Alice', True)
+"""
