@@ -211,7 +211,19 @@ class KeyLookup:
 
 
 class KeyLookupError(Exception):
-    """A ``KeyLookup``'s fetch failed and the enricher's ``on_error`` is ``"fail"``."""
+    """A ``KeyLookup``'s fetch failed and the enricher's ``on_error`` is ``"fail"`` (the cause
+    is the fetcher's exception).
+
+    Attributes:
+        key: the key that was fetched.
+        event: the event being enriched (the pipeline's error policy sees the steps' internal
+            carrier instead; this is the event itself).
+    """
+
+    def __init__(self, message: str, key: Any, event: Any) -> None:
+        super().__init__(message)
+        self.key = key
+        self.event = event
 
 
 OnError = Literal["fail", "drop", "default"]
@@ -222,11 +234,16 @@ _FAILED = "failed"
 
 
 @attrs.define
-class _State:
+class _Keyed:
+    """What passes from ``probe`` to ``apply``: the event and its lookup's answer. It travels
+    as the event (not in the context, which a generator may share between several events in
+    flight at once)."""
+
+    event: Any
     key: Any
     phase: str
     found: bool = False
-    value: Any = None
+    value: Any = attrs.field(default=None, repr=False)
     error: Exception | None = None
 
 
@@ -241,10 +258,8 @@ class _Probe(Processor):
         now = self.Pipeline.time() if self.Pipeline is not None else 0.0
         hit = e.lookup.probe(key, now)
         if hit is None:
-            context[e.slot] = _State(key, _PENDING)
-        else:
-            context[e.slot] = _State(key, _DONE, hit.found, hit.value)
-        return event
+            return _Keyed(event, key, _PENDING)
+        return _Keyed(event, key, _DONE, hit.found, hit.value)
 
 
 class _Fetch(Processor):
@@ -255,14 +270,14 @@ class _Fetch(Processor):
         self._e = enricher
 
     def process(self, context: Context, event: Any) -> Any:
-        state: _State = context[self._e.slot]
+        state: _Keyed = event
         if state.phase == _PENDING:
             try:
                 state.value = self._e.lookup.fetcher.fetch(state.key)
                 state.found = state.value is not None
             except Exception as exc:
                 state.error = exc
-        return event
+        return state
 
 
 class _AsyncFetch(Processor):
@@ -271,14 +286,14 @@ class _AsyncFetch(Processor):
         self._e = enricher
 
     async def process(self, context: Context, event: Any) -> Any:
-        state: _State = context[self._e.slot]
+        state: _Keyed = event
         if state.phase == _PENDING:
             try:
                 state.value = await self._e.lookup.fetcher.fetch(state.key)
                 state.found = state.value is not None
             except Exception as exc:
                 state.error = exc
-        return event
+        return state
 
 
 class _Apply(Processor):
@@ -288,13 +303,17 @@ class _Apply(Processor):
 
     def process(self, context: Context, event: Any) -> Any:
         e = self._e
-        state: _State = context.pop(e.slot)
+        state: _Keyed = event
+        event = state.event
         if state.phase == _PENDING:
             if state.error is not None:
                 e.lookup.fetch_failed(state.key, state.error)
                 if e.on_error == "fail":
                     raise KeyLookupError(
-                        f"KeyLookup {e.lookup.Id!r}: fetching {state.key!r} failed: {state.error!r}"
+                        f"KeyLookup {e.lookup.Id!r}: fetching {state.key!r} failed: "
+                        f"{state.error!r}",
+                        state.key,
+                        event,
                     ) from state.error
                 if e.on_error == "drop":
                     return None
@@ -315,7 +334,6 @@ class _Enricher:
         on_absent: Literal["keep", "drop"],
         on_error: OnError,
         default: Any,
-        id: str,
     ) -> None:
         self.lookup = lookup
         if callable(key):
@@ -339,7 +357,6 @@ class _Enricher:
         self.on_absent = on_absent
         self.on_error = on_error
         self.default = default
-        self.slot = f"pumpcore.key_lookup.{id}"
 
 
 def enrich_by_key(
@@ -360,6 +377,9 @@ def enrich_by_key(
     a missing key (offloaded: a worker thread, or awaited for an ``AsyncKeyFetcher``; a cached
     event passes through it untouched), ``<id>.apply`` caches the answer and enriches the event
     (inline, in the events' order). Two events missing the same key at once both fetch it.
+    Between ``probe`` and ``apply`` the event travels wrapped with its answer (not in its
+    context, which a generator may share between events), so the three must stay adjacent; a
+    ``KeyLookupError`` carries the event itself as ``.event``.
 
     Args:
         lookup: the lookup to ask.
@@ -383,7 +403,7 @@ def enrich_by_key(
             f"enrich_by_key: on_error must be 'fail', 'drop' or 'default', got {on_error!r}"
         )
     prefix = lookup.Id if id is None else id
-    enricher = _Enricher(lookup, key, into, on_absent, on_error, default, prefix)
+    enricher = _Enricher(lookup, key, into, on_absent, on_error, default)
     fetch: Processor = (
         _AsyncFetch(enricher, f"{prefix}.fetch")
         if lookup.is_async

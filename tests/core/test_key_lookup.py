@@ -165,6 +165,7 @@ def test_enrich_by_key_error_policies() -> None:
     with pytest.raises(KeyLookupError, match="u1") as caught:
         run_chain(enrich_by_key(lookup, key="user", into="name"), [{"user": "u1"}])
     assert isinstance(caught.value.__cause__, ConnectionError)
+    assert (caught.value.key, caught.value.event) == ("u1", {"user": "u1"})
     steps = enrich_by_key(lookup, key="user", into="name", on_error="default", default="?")
     assert run_chain(steps, [{"user": "u1"}]) == [{"user": "u1", "name": "?"}]
     steps = enrich_by_key(lookup, key="user", into="name", on_error="drop")

@@ -13,7 +13,7 @@ import pumpcore_executors
 import pytest
 from pumpcore_executors import ExecutorName
 
-from pumpcore import Pipeline
+from pumpcore import Context, Generator, Pipeline
 from pumpcore.common import IteratorSource, ListSink
 from pumpcore.lookup import KeyLookup, enrich_by_key
 
@@ -118,3 +118,21 @@ def test_a_store_error_is_counted_and_follows_the_policy(
         assert [e["name"] for e in sink.Events if e["user"] == "u3"] == ["?"] * len(broken)
     ok = [e for e in sink.Events if e["user"] != "u3"]
     assert ok == [e for e in expected(events()) if e["user"] != "u3"]
+
+
+class Fan(Generator):
+    """Three events per input, which the pipeline passes on with the input's one context."""
+
+    def generate(self, context: Context, event: Any) -> list[dict[str, Any]]:
+        return [{"n": event * 3 + i, "user": f"u{(event + i) % 25}"} for i in range(3)]
+
+
+def test_events_sharing_a_context_keep_their_own_answers(executor: ExecutorName) -> None:
+    store = BlockingStore()
+    lookup = KeyLookup("Users", store, cache_size=4)
+    sink = ListSink()
+    p = Pipeline("P", config={"async_concurency_limit": 8})
+    p.build(IteratorSource(range(40)), Fan(), *enrich_by_key(lookup, key="user", into="name"), sink)
+    run(executor, p)
+    want = [{"n": e * 3 + i, "user": f"u{(e + i) % 25}"} for e in range(40) for i in range(3)]
+    assert sink.Events == expected(want)
