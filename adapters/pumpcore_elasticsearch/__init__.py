@@ -1,6 +1,7 @@
 """Elasticsearch and OpenSearch over their REST API (``requests``): a bulk sink, a search
 source paged with ``search_after`` (and a point in time where the cluster has one), an
-aggregations source and a lookup provider, sharing an ``ElasticSearchConnection``.
+aggregations source, a lookup provider and a key fetcher (one document per key, for a
+``KeyLookup``), sharing an ``ElasticSearchConnection``.
 
 Install with ``pip install "pumpcore[elasticsearch]"``.
 """
@@ -15,6 +16,7 @@ from ._feeders import data_feeder_delete as data_feeder_delete
 from ._feeders import data_feeder_index as data_feeder_index
 from ._feeders import data_feeder_update as data_feeder_update
 from ._feeders import data_feeder_upsert as data_feeder_upsert
+from ._fetch import ElasticSearchKeyFetcher as ElasticSearchKeyFetcher
 from ._lookup import ElasticSearchLookupProvider as ElasticSearchLookupProvider
 from ._sink import ElasticSearchItemError as ElasticSearchItemError
 from ._sink import ElasticSearchSink as ElasticSearchSink
@@ -29,6 +31,7 @@ __all__ = (
     "ElasticSearchConnectionStatistics",
     "ElasticSearchError",
     "ElasticSearchItemError",
+    "ElasticSearchKeyFetcher",
     "ElasticSearchLookupProvider",
     "ElasticSearchSink",
     "ElasticSearchSinkStatistics",
