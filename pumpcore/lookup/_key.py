@@ -20,14 +20,14 @@ Rules:
 from __future__ import annotations
 
 import inspect
-import math
 from collections import OrderedDict
-from collections.abc import Callable, MutableMapping
-from typing import Any, Literal, Protocol, runtime_checkable
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import attrs
 
 from .._component import Context, Processor
+from .._config import ConfigRule, Configurable, at_least, current_settings, in_range
 from .._errors import ConfigError
 
 
@@ -82,21 +82,28 @@ class KeyLookupStatistics:
     size: int
 
 
-class KeyLookup:
+class KeyLookup(Configurable):
     """A per-key lookup: a bounded LRU cache in front of a store asked one key at a time.
 
     Use it in a pipeline with ``enrich_by_key``; without one, ``get`` fetches in the caller's
-    thread.
+    thread. Its config is the ``[lookup:ID]`` section of the settings in force when it is made
+    (``use_settings``), then ``config=``, then the keyword arguments given.
+
+    Config:
+        cache_size: at most this many entries (least recently used go first); >= 1.
+        ttl: seconds an entry serves before it is fetched again; 0: until evicted.
+        miss_ttl: the same for a cached absence; 0: as ``ttl``.
 
     Args:
         id: the lookup id.
         fetcher: asks the store for one key (``KeyFetcher``, or ``AsyncKeyFetcher``).
-        cache_size: at most this many entries (least recently used go first); >= 1.
-        ttl: seconds an entry serves before it is fetched again; None: until evicted.
-        miss_ttl: the same for a cached absence; None: as ``ttl``.
+        config: keys overriding ``ConfigDefaults`` and the config section.
+        cache_size: the config key, when given.
+        ttl: the config key, when given (None: not given).
+        miss_ttl: the config key, when given (None: not given).
 
     Raises:
-        ConfigError: ``cache_size`` < 1, or a ``ttl`` that is not a finite number > 0.
+        ConfigError: ``cache_size`` < 1, or a ``ttl`` that is not a finite number >= 0.
 
     Example:
         >>> class Squares:
@@ -110,33 +117,46 @@ class KeyLookup:
         (1, 2, 2)
     """
 
+    ConfigDefaults: ClassVar[Mapping[str, Any]] = {"cache_size": 1024, "ttl": 0.0, "miss_ttl": 0.0}
+    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
+        "cache_size": in_range(1, 2**40),
+        "ttl": at_least(0),
+        "miss_ttl": at_least(0),
+    }
+
     def __init__(
         self,
         id: str,
         fetcher: KeyFetcher | AsyncKeyFetcher,
+        config: Mapping[str, Any] | None = None,
         *,
-        cache_size: int = 1024,
+        cache_size: int | None = None,
         ttl: float | None = None,
         miss_ttl: float | None = None,
     ) -> None:
-        if not isinstance(cache_size, int) or cache_size < 1:
-            raise ConfigError(
-                f"KeyLookup {id!r}: cache_size must be an int >= 1, got {cache_size!r}"
-            )
-        for name, value in (("ttl", ttl), ("miss_ttl", miss_ttl)):
-            if value is not None and not (value > 0 and math.isfinite(value)):
-                raise ConfigError(
-                    f"KeyLookup {id!r}: {name} must be a finite number of seconds > 0 or None, "
-                    f"got {value!r}"
-                )
-        self.Id = id
         self.fetcher = fetcher
-        self.cache_size = cache_size
-        self.ttl = ttl
-        self.miss_ttl = ttl if miss_ttl is None else miss_ttl
         # key -> (found, value, expires at or None)
         self._cache: OrderedDict[Any, tuple[bool, Any, float | None]] = OrderedDict()
         self._hits = self._misses = self._evictions = self._expired = self._errors = 0
+        given = {"cache_size": cache_size, "ttl": ttl, "miss_ttl": miss_ttl}
+        merged = {**(config or {}), **{k: v for k, v in given.items() if v is not None}}
+        super().__init__(id=id, config=merged)
+        section = current_settings().section(f"lookup:{self.Id}")
+        if section:
+            self.reconfigure(section)
+
+    def apply_config(self) -> None:
+        """Take ``cache_size``, ``ttl`` and ``miss_ttl``; evict beyond a smaller size."""
+        config = self.Config
+        self.cache_size = int(config["cache_size"])
+        self.ttl: float | None = float(config["ttl"]) or None
+        self.miss_ttl: float | None = float(config["miss_ttl"]) or self.ttl
+        self._evict()
+
+    def _evict(self) -> None:
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+            self._evictions += 1
 
     @property
     def is_async(self) -> bool:
@@ -165,9 +185,7 @@ class KeyLookup:
         ttl = self.ttl if found else self.miss_ttl
         self._cache[key] = (found, value, None if ttl is None else now + ttl)
         self._cache.move_to_end(key)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-            self._evictions += 1
+        self._evict()
 
     def fetch_failed(self, key: Any, exception: Exception) -> None:
         """A fetch for ``key`` raised: counted, nothing cached."""

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pumpcore import ConfigError
+from pumpcore import ConfigError, Settings, use_settings
 from pumpcore.lookup import (
     DictionaryLookup,
     KeyLookup,
@@ -75,6 +75,24 @@ def test_errors_are_counted_never_cached() -> None:
     assert lookup.get("a") == 1
     s = lookup.statistics()
     assert (s.errors, s.misses, s.hits) == (1, 2, 0)
+
+
+def test_config_from_the_lookup_section_then_arguments() -> None:
+    settings = Settings.from_ini("[lookup:Users]\ncache_size = 3\nttl = 60\n")
+    with use_settings(settings):
+        lookup = KeyLookup("Users", Store())
+        overridden = KeyLookup("Users", Store(), ttl=5)
+    assert (lookup.cache_size, lookup.ttl, lookup.miss_ttl) == (3, 60, 60)
+    assert (overridden.cache_size, overridden.ttl) == (3, 5)
+    store = Store({k: k for k in range(5)})
+    shrinking = KeyLookup("S", store)  # config= would win over the section below
+    for k in range(5):
+        shrinking.get(k)
+    shrinking.reconfigure({"cache_size": "2"})
+    assert len(shrinking) == 2
+    assert shrinking.statistics().evictions == 3
+    assert shrinking.get(4) == 4  # the most recent ones stayed
+    assert store.fetches == 5
 
 
 def test_bad_config() -> None:
