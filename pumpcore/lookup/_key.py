@@ -198,11 +198,11 @@ class KeyLookup(Configurable):
             TypeError: the fetcher is async.
             Exception: what the fetcher raised (counted in ``errors``).
         """
+        if self.is_async:
+            raise TypeError(f"KeyLookup {self.Id!r}: its fetcher is async; use enrich_by_key")
         hit = self.probe(key, now)
         if hit is not None:
             return hit.value
-        if self.is_async:
-            raise TypeError(f"KeyLookup {self.Id!r}: its fetcher is async; use enrich_by_key")
         try:
             value = self.fetcher.fetch(key)
         except Exception as exc:
