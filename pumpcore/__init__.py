@@ -42,6 +42,7 @@ from ._pipeline import Failure as Failure
 from ._pipeline import Pipeline as Pipeline
 from ._pipeline import Step as Step
 from ._pump import Pump as Pump
+from ._statistics import ComponentStatistics as ComponentStatistics
 from ._statistics import PipelineStatistics as PipelineStatistics
 from ._statistics import ProcessorTiming as ProcessorTiming
 from ._trigger_source import TriggerSource as TriggerSource
@@ -53,6 +54,7 @@ __all__ = (
     "BlockingSource",
     "Clock",
     "Component",
+    "ComponentStatistics",
     "ConfigError",
     "ConfigRule",
     "ConfigWarning",

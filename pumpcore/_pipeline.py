@@ -48,7 +48,7 @@ from ._errors import (
 )
 from ._fast import FastLoop, fast_loop
 from ._link import Offload
-from ._statistics import PipelineStatistics, ProcessorTiming
+from ._statistics import ComponentStatistics, PipelineStatistics, ProcessorTiming
 
 if TYPE_CHECKING:
     from ._link import ExecutorLink
@@ -188,6 +188,16 @@ class Pipeline(Configurable):
         self._n_in = self._n_out = self._n_drop = 0
         self._n_warn = self._n_err = self._n_gen = self._n_abs = self._n_dead = 0
         self._n_src_err = self._n_dead_err = self._n_rej = 0
+        # Per-step counters, by step index, counted off the happy path only (drops, failures,
+        # generators); component_statistics() derives each step's in and out from them. The
+        # fast loops hold _c_drop itself: it is changed in place, never replaced.
+        self._c_drop: list[int] = []
+        self._c_warn: list[int] = []
+        self._c_err: list[int] = []
+        self._c_gen: list[int] = []  # events step k created (they enter at step k + 1)
+        self._c_abs: list[int] = []
+        self._c_base: list[int] = []  # in-count corrections after a change of structure
+        self._n_gen0 = 0  # events injected before the first step
         self._timer: Callable[[], float] | None = None
         # The hot loops of a fast pipeline (``_fast``), made by _compile.
         self._fast_fresh: FastLoop | None = None
@@ -338,8 +348,12 @@ class Pipeline(Configurable):
                 f"{self._step_ids[index]!r}; a sink ends the pipeline"
             )
         step, sid = self._adopt(processor)
+        kept = self._counted_in()
         self._steps_src.insert(index, step)
         self._step_ids.insert(index, sid)
+        for counts in self._per_step_counts():
+            counts.insert(index, 0)
+        self._rebase(kept)
         self._compile()
 
     def append_processor(self, processor: Step) -> None:
@@ -351,8 +365,12 @@ class Pipeline(Configurable):
         index = self._index_of(processor_id)
         if index is None:
             raise KeyError(f"Pipeline {self.Id!r}: no processor {processor_id!r}")
+        kept = self._counted_in()
         removed = self._steps_src.pop(index)
         del self._step_ids[index]
+        for counts in self._per_step_counts():
+            del counts[index]
+        self._rebase(kept)
         self._compile()
         return removed
 
@@ -459,8 +477,8 @@ class Pipeline(Configurable):
             bool(kinds) and kinds[-1] == _SINK and _GEN not in kinds and not self._offloaded
         )
         if self._fast:
-            self._fast_fresh = fast_loop(self._steps, fresh=True)
-            self._fast_pairs = fast_loop(self._steps, fresh=False)
+            self._fast_fresh = fast_loop(self._steps, self._c_drop, fresh=True)
+            self._fast_pairs = fast_loop(self._steps, self._c_drop, fresh=False)
         self._timed_components = tuple(
             (i, s) for i, s in enumerate(self._steps_src) if isinstance(s, Processor)
         )
@@ -555,9 +573,9 @@ class Pipeline(Configurable):
         """Process an event from step ``depth`` on (0 is the first processor).
 
         A generator or a component's out-of-band output enters here; the event counts as
-        ``event.generated``.
+        ``event.generated`` (of step ``depth - 1`` in ``component_statistics``).
         """
-        self._n_gen += 1
+        self._count_generated(depth)
         self._run_from(depth, context, event, None)
 
     def _run_from(
@@ -586,17 +604,20 @@ class Pipeline(Configurable):
                 return
             if kind == _GEN:
                 self._n_abs += 1
+                self._c_abs[index] += 1
                 for output in outputs:
                     if type(output) is Held:  # kept from earlier events: their origin
                         self._emit_held(index + 1, output)
                         continue
                     self._n_gen += 1
+                    self._c_gen[index] += 1
                     self._run_from(index + 1, context, output, timer)
                 return
             if result is None:
                 if kind > _SINK:
                     return  # suspended (rule 5), or finished by the suspender: not a drop
                 self._n_drop += 1
+                self._c_drop[index] += 1
                 return
             event = result
         last = self._ids[-1] if self._ids else self.Id
@@ -636,6 +657,7 @@ class Pipeline(Configurable):
                 result = function(context, event)  # blocking, no executor: inline
                 if result is None:
                     self._n_drop += 1
+                    self._c_drop[index] += 1
                 else:
                     self._run_from(index + 1, context, result, None)
 
@@ -735,6 +757,7 @@ class Pipeline(Configurable):
                         self._fail(call.index, value, call.context, call.event)
                     elif value is None:
                         self._n_drop += 1
+                        self._c_drop[call.index] += 1
                     else:
                         self._run_from(call.index + 1, call.context, value, None)
                 finally:
@@ -798,6 +821,9 @@ class Pipeline(Configurable):
             except Exception:
                 soft = False  # a broken policy must not lose the event: stop, let a human look
         failure = Failure(self.Id, component_id, context, event, exc, soft)
+        per_step = self._c_warn if soft else self._c_err
+        if 0 <= index < len(per_step):
+            per_step[index] += 1
         if soft:
             self._n_warn += 1
         else:
@@ -1003,7 +1029,7 @@ class Pipeline(Configurable):
         """Run an event a component kept, under the origin it held, then release that."""
         token = _current.set(held.origin)
         try:
-            self._n_gen += 1
+            self._count_generated(depth)
             self._run_from(depth, held.context, held.event, None)
         finally:
             _current.reset(token)
@@ -1069,6 +1095,68 @@ class Pipeline(Configurable):
             rejected=self._n_rej,
             timings={k: ProcessorTiming(int(v[0]), v[1]) for k, v in timings.items()},
         )
+
+    def _count_generated(self, depth: int) -> None:
+        """An event created outside ``_run_from``'s generator path enters at step ``depth``."""
+        self._n_gen += 1
+        if depth <= 0 or not self._c_gen:
+            self._n_gen0 += 1
+        else:
+            self._c_gen[min(depth, len(self._c_gen)) - 1] += 1
+
+    def _per_step_counts(self) -> tuple[list[int], ...]:
+        return self._c_drop, self._c_warn, self._c_err, self._c_gen, self._c_abs, self._c_base
+
+    def _counted_in(self) -> dict[str, int]:
+        return {cid: c.event_in for cid, c in self.component_statistics().items()}
+
+    def _rebase(self, kept: Mapping[str, int]) -> None:
+        """After a change of structure: each step keeps the ``event_in`` it had (``kept``), a
+        new one starts at 0. A removed step's other counts leave with it."""
+        base = self._c_base
+        for k in range(len(base)):
+            base[k] = 0
+        derived = self.component_statistics()
+        for k, cid in enumerate(self._step_ids):
+            # A correction at k shifts every step behind it as much: correct in order.
+            derived = self.component_statistics() if k else derived
+            base[k] = kept.get(cid, 0) - derived[cid].event_in
+
+    def component_statistics(self) -> dict[str, ComponentStatistics]:
+        """A frozen snapshot of each processor's (and the sink's) counters, in pipeline order.
+
+        Drops, failures and generators' counts are kept per step on their own paths; each
+        step's ``event_in`` is what the step before it passed on (the first step's: the
+        pipeline's ``event_in``) and its ``event_out`` what is left of that, so each component
+        balances and the sums over components are the pipeline's (``ComponentStatistics``).
+        Events suspended at an async or blocking step are its ``in_flight``.
+        """
+        ids = list(self._step_ids)
+        n = len(ids)
+        drop, warn, err = list(self._c_drop), list(self._c_warn), list(self._c_err)
+        gen, absorbed, base = list(self._c_gen), list(self._c_abs), list(self._c_base)
+        flight = [0] * n
+        calls = [*self._queued, *self._running.values(), *(e[0] for e in self._settled.values())]
+        for call in calls:
+            if 0 <= call.index < n:
+                flight[call.index] += 1
+        result: dict[str, ComponentStatistics] = {}
+        passed = self._n_in + self._n_gen0
+        for k in range(min(n, len(drop))):
+            entered = passed + base[k]
+            passed = entered + gen[k] - drop[k] - warn[k] - err[k] - absorbed[k] - flight[k]
+            result[ids[k]] = ComponentStatistics(
+                component_id=ids[k],
+                event_in=entered,
+                event_out=passed,
+                event_drop=drop[k],
+                warning=warn[k],
+                error=err[k],
+                event_generated=gen[k],
+                event_absorbed=absorbed[k],
+                in_flight=flight[k],
+            )
+        return result
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.Id!r}>"

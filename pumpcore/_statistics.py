@@ -93,3 +93,51 @@ class PipelineStatistics:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.as_dict())
+
+
+@attrs.frozen
+class ComponentStatistics:
+    """A snapshot of one processor's (or the sink's) event counters.
+
+    Every component balances as the pipeline does: ``event_in + event_generated == event_out +
+    event_drop + warning + error + event_absorbed + in_flight``. Events leave a component into
+    the next one (``event_out`` of one is ``event_in`` of the next), so summed over a pipeline's
+    components ``event_drop``, ``warning``, ``error``, ``event_generated`` and
+    ``event_absorbed`` are the pipeline's, the first component's ``event_in`` is the pipeline's
+    and the sink's ``event_out`` is the pipeline's. Counted on the paths that leave the happy
+    one (a drop, a failure, a generator); ``event_in`` and ``event_out`` are derived from them.
+
+    Attributes:
+        component_id: the processor's id.
+        event_in: events that reached the component.
+        event_out: events it passed on (for the sink: events it took).
+        event_drop: events it dropped by returning None.
+        warning: events that raised in it and were dropped by the soft error policy.
+        error: events that raised in it under the hard error policy.
+        event_generated: events it created: a generator's outputs, tick or stop output.
+        event_absorbed: events a generator consumed (turned into its output).
+        in_flight: events suspended at it (an async or blocking step), not passed on yet.
+    """
+
+    component_id: str
+    event_in: int = 0
+    event_out: int = 0
+    event_drop: int = 0
+    warning: int = 0
+    error: int = 0
+    event_generated: int = 0
+    event_absorbed: int = 0
+    in_flight: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters under BSPump's metric names (``event.in``, ``event.out``, …)."""
+        return {
+            "event.in": self.event_in,
+            "event.out": self.event_out,
+            "event.drop": self.event_drop,
+            "warning": self.warning,
+            "error": self.error,
+            "event.generated": self.event_generated,
+            "event.absorbed": self.event_absorbed,
+            "event.in_flight": self.in_flight,
+        }

@@ -1,7 +1,8 @@
 """What the web API shows: pipelines, sources, components and lookups, read as snapshots.
 
 ``Monitor`` watches the pipelines of a ``Pump`` (it counts failures per component and keeps the
-last few, through failure listeners) and renders them as JSON-ready dicts and as Prometheus
+last few, through failure listeners; event counts per component are the pipelines' own
+``component_statistics``) and renders them as JSON-ready dicts and as Prometheus
 text. It does no I/O: a host application mounts ``WebAPI`` (``_web_api``) or calls these
 methods itself. Readings come from another thread than the pipelines': every one is a snapshot
 (``statistics()``, a copied dict or set), never a live structure.
@@ -111,6 +112,9 @@ class Monitor:
             },
             "sources": [self._source(pipeline, s) for s in pipeline.iter_sources()],
             "processors": list(pipeline.processor_ids()),
+            "components": {
+                cid: counts.as_dict() for cid, counts in pipeline.component_statistics().items()
+            },
             "errors": list(self._recent.get(pipeline.Id, ())),
         }
 
@@ -178,6 +182,27 @@ class Monitor:
                     "counter",
                     "seconds spent on the timed events per component",
                 ).add(timing.total, pipeline=pid, component=cid)
+            for cid, counts in pipeline.component_statistics().items():
+                events = family(
+                    "pumpcore_component_events",
+                    "counter",
+                    "events per component: in, out, drop, warning, error, generated, absorbed",
+                )
+                for kind, value in (
+                    ("in", counts.event_in),
+                    ("out", counts.event_out),
+                    ("drop", counts.event_drop),
+                    ("warning", counts.warning),
+                    ("error", counts.error),
+                    ("generated", counts.event_generated),
+                    ("absorbed", counts.event_absorbed),
+                ):
+                    events.add(value, pipeline=pid, component=cid, kind=kind)
+                family(
+                    "pumpcore_component_in_flight",
+                    "gauge",
+                    "events suspended at an async or blocking component",
+                ).add(counts.in_flight, pipeline=pid, component=cid)
             for source in pipeline.iter_sources():
                 self._source_metrics(family, pid, source)
         for (pid, cid, soft), count in dict(self._failures).items():

@@ -140,6 +140,24 @@ def test_metrics_match_the_pipelines(running: tuple[str, Any, Numbers]) -> None:
     assert values[("pumpcore_source_buffered", source)] == 0
     failures = (("component", "FailOnSeven"), ("pipeline", "Counted"), ("policy", "soft"))
     assert values[("pumpcore_component_failures_total", failures)] == 1
+    expected = {
+        ("FailOnSeven", "in"): 20,
+        ("FailOnSeven", "out"): 10,
+        ("FailOnSeven", "drop"): 9,
+        ("FailOnSeven", "warning"): 1,
+        ("ListSink", "in"): 10,
+        ("ListSink", "out"): 10,
+    }
+    for component in ("FailOnSeven", "ListSink"):
+        for kind in ("in", "out", "drop", "warning", "error", "generated", "absorbed"):
+            labels = (("component", component), ("kind", kind), ("pipeline", "Counted"))
+            assert values[("pumpcore_component_events_total", labels)] == expected.get(
+                (component, kind), 0
+            ), (component, kind)
+        in_flight = (("component", component), ("pipeline", "Counted"))
+        assert values[("pumpcore_component_in_flight", in_flight)] == 0
+    out = (("component", "Out"), ("kind", "out"), ("pipeline", "Listed"))
+    assert values[("pumpcore_component_events_total", out)] == 2
     assert values[("pumpcore_lookup_version", (("lookup", "Colors"),))] == 1
 
 
@@ -154,6 +172,19 @@ def test_pipelines_lookups_and_health(running: tuple[str, Any, Numbers]) -> None
     assert counted["ready"] is True
     assert counted["statistics"]["event.in"] == 20
     assert counted["processors"] == ["FailOnSeven", "ListSink"]
+    components = counted["components"]
+    assert list(components) == ["FailOnSeven", "ListSink"]
+    assert components["FailOnSeven"] == {
+        "event.in": 20,
+        "event.out": 10,
+        "event.drop": 9,
+        "warning": 1,
+        "error": 0,
+        "event.generated": 0,
+        "event.absorbed": 0,
+        "event.in_flight": 0,
+    }
+    assert components["ListSink"]["event.in"] == components["ListSink"]["event.out"] == 10
     assert counted["sources"] == [
         {
             "id": "Numbers",
