@@ -1,9 +1,8 @@
 """What the web API shows: pipelines, sources, components and lookups, read as snapshots.
 
-``Monitor`` watches the pipelines of a ``Pump`` (it counts failures per component and keeps the
-last few, through failure listeners; event counts per component are the pipelines' own
-``component_statistics``) and renders them as JSON-ready dicts and as Prometheus
-text. It does no I/O: a host application mounts ``WebAPI`` (``_web_api``) or calls these
+``Monitor`` watches the pipelines of a ``Pump`` (it keeps each one's last few failures, through
+failure listeners; event counts per component are the pipelines' own ``component_statistics``)
+and renders them as JSON-ready dicts and as Prometheus text. It does no I/O: a host application mounts ``WebAPI`` (``_web_api``) or calls these
 methods itself. Readings come from another thread than the pipelines': every one is a snapshot
 (``statistics()``, a copied dict or set), never a live structure.
 """
@@ -67,7 +66,6 @@ class Monitor:
 
     def __init__(self, pump: Pump) -> None:
         self.Pump = pump
-        self._failures: dict[tuple[str, str, bool], int] = {}
         self._recent: dict[str, deque[dict[str, Any]]] = {}
         self._watched: set[str] = set()
         self.watch()
@@ -81,8 +79,6 @@ class Monitor:
                 pipeline.add_failure_listener(self._failed)
 
     def _failed(self, failure: Failure) -> None:
-        key = (failure.pipeline_id, failure.component_id, failure.soft)
-        self._failures[key] = self._failures.get(key, 0) + 1
         self._recent[failure.pipeline_id].append(
             {
                 "component": failure.component_id,
@@ -205,10 +201,6 @@ class Monitor:
                 ).add(counts.in_flight, pipeline=pid, component=cid)
             for source in pipeline.iter_sources():
                 self._source_metrics(family, pid, source)
-        for (pid, cid, soft), count in dict(self._failures).items():
-            family(
-                "pumpcore_component_failures", "counter", "events that raised, per component"
-            ).add(count, pipeline=pid, component=cid, policy="soft" if soft else "hard")
         for lookup in self.Pump.lookups:
             lstats = lookup.statistics()
             for key in ("loaded", "unchanged", "failed"):
