@@ -9,6 +9,11 @@ pipeline's dead-letter sink; ``pipeline.set_dead_letter(KafkaDeadLetterSink(conf
 ``x-pumpcore-pipeline``, ``x-pumpcore-component`` and ``x-pumpcore-error`` headers (failed
 events too, as JSON); its offset is committed only once the dead letter was confirmed.
 
+A broker that goes away and comes back is reconnected to by the clients themselves: reads
+resume where they were and a flush waits for its deliveries (librdkafka retries, up to
+``flush_timeout``), so the run goes on. A flush or commit that gives up raises instead (nothing
+after it is acknowledged), and a restart of the pump replays from the last commit.
+
 Install with ``pip install "pumpcore[kafka]"``.
 """
 
