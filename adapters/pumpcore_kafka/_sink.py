@@ -267,6 +267,18 @@ class KafkaDeadLetterSink(KafkaSink):
         'orders.dead'
     """
 
+    def open(self) -> None:
+        """Create the producer; the topic is required (a dead letter has no context topic).
+
+        Raises:
+            ConfigError: config key 'topic' is empty.
+        """
+        if not self.Topic:
+            raise ConfigError(
+                f"{config_owner(self)}: config key 'topic' is empty; give the dead-letter topic"
+            )
+        super().open()
+
     def process(self, context: Context, event: Any) -> None:
         """Hand the failure ``event`` (a ``Failure``) to the client."""
         if not isinstance(event, Failure):
