@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
-from pumpcore import BlockingSink, ConfigError, ConfigRule, Context
+from pumpcore import BlockingSink, ConfigError, ConfigRule, Context, Failure
 from pumpcore.config import config_owner, positive
 
 from ._connection import (
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pumpcore.kafka")
 
-_Pending = tuple[str, bytes, Any, Any]  # topic, value, key, headers
+_Pending = tuple[str, bytes | None, Any, Any]  # topic, value, key, headers
 
 
 class KafkaSinkStatistics(NamedTuple):
@@ -185,6 +185,9 @@ class KafkaSink(BlockingSink):
         headers = context.get(self._headers_from) if self._headers_from else None
         if headers is None:
             headers = self._headers
+        self._produce(topic, value, key, headers)
+
+    def _produce(self, topic: str, value: bytes | None, key: Any, headers: Any) -> None:
         if self._pending:
             self._pending.append((topic, value, key, headers))
         else:
@@ -243,3 +246,68 @@ class KafkaSink(BlockingSink):
         if producer is not None:
             producer.purge()
             producer.flush(0)
+
+
+class KafkaDeadLetterSink(KafkaSink):
+    """A dead-letter sink (``Pipeline.set_dead_letter``) that writes each failed event or
+    rejected input to a Kafka topic, with the failure in its headers; a flush raises unless the
+    broker confirmed every one (rule 3), so their positions are acknowledged only once written.
+
+    The value is the raw input of a rejected message (its bytes as they came; none for a
+    tombstone), else the failed event encoded as ``KafkaSink`` does (its ``repr`` as text when
+    it does not encode). The key and headers are the message's own (``key_from``,
+    ``headers_from``: what a ``KafkaSource`` read), followed by ``x-pumpcore-pipeline``,
+    ``x-pumpcore-component`` (the source, for a rejected input), ``x-pumpcore-error`` (the
+    exception's type and message, at most 1000 characters) and, when the context has them,
+    ``x-pumpcore-kafka-topic``, ``-partition`` and ``-offset`` (where the message was read).
+    The topic is always ``topic``.
+
+    Example:
+        >>> KafkaDeadLetterSink(config={"topic": "orders.dead"}).Topic
+        'orders.dead'
+    """
+
+    def open(self) -> None:
+        """Create the producer; the topic is required (a dead letter has no context topic).
+
+        Raises:
+            ConfigError: config key 'topic' is empty.
+        """
+        if not self.Topic:
+            raise ConfigError(
+                f"{config_owner(self)}: config key 'topic' is empty; give the dead-letter topic"
+            )
+        super().open()
+
+    def process(self, context: Context, event: Any) -> None:
+        """Hand the failure ``event`` (a ``Failure``) to the client."""
+        if not isinstance(event, Failure):
+            raise TypeError(f"{type(self).__name__} takes Failure objects, got {type(event)}")
+        raw = event.event
+        value: bytes | None
+        if raw is None or isinstance(raw, bytes):
+            value = raw
+        else:
+            try:
+                value = self.encode(raw)
+            except TypeError:
+                value = repr(raw).encode()
+        key = context.get(self._key_from) if self._key_from else None
+        if key is None:
+            key = self._key
+        found = context.get(self._headers_from) if self._headers_from else None
+        if found is None:
+            found = self._headers
+        headers: list[tuple[str, str | bytes | None]] = list(
+            found.items() if isinstance(found, Mapping) else found or ()
+        )
+        headers += [
+            ("x-pumpcore-pipeline", event.pipeline_id),
+            ("x-pumpcore-component", event.component_id),
+            ("x-pumpcore-error", f"{type(event.exception).__name__}: {event.exception}"[:1000]),
+        ]
+        for name in ("topic", "partition", "offset"):
+            where = context.get(f"kafka_{name}")
+            if where is not None:
+                headers.append((f"x-pumpcore-kafka-{name}", str(where)))
+        self._produce(self.Topic, value, key, headers)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pumpcore_kafka import (
     KafkaConnection,
+    KafkaDeadLetterSink,
     KafkaKeyFilter,
     KafkaSink,
     KafkaSource,
@@ -44,6 +45,7 @@ REFUSED = [
     (source, "read_size", 0),
     (KafkaSink, "flush_timeout", -1),
     (KafkaSink, "flush_timeout", INF),
+    (KafkaDeadLetterSink, "flush_timeout", 0),
     (initializer, "num_partitions", 0),
     (initializer, "replication_factor", 0),
     (initializer, "timeout", NAN),
@@ -55,7 +57,9 @@ def test_bad_values_are_refused_at_construction(factory: Any, key: str, value: o
     assert_refused(factory, key, value)
 
 
-@pytest.mark.parametrize("factory", [KafkaConnection, source, KafkaSink, initializer])
+@pytest.mark.parametrize(
+    "factory", [KafkaConnection, source, KafkaSink, KafkaDeadLetterSink, initializer]
+)
 def test_defaults_are_accepted(factory: Any) -> None:
     assert_defaults_accepted(factory)
 
@@ -132,3 +136,9 @@ def test_key_filter_keeps_listed_keys() -> None:
     assert [f.process({"kafka_key": k}, k) for k in (b"a", b"b", b"c", None)] == [
         b"a", b"b", None, None
     ]  # fmt: skip
+
+
+def test_a_dead_letter_sink_needs_a_topic() -> None:
+    sink = KafkaDeadLetterSink(connection=KafkaConnection())
+    with pytest.raises(ConfigError, match="KafkaDeadLetterSink 'KafkaDeadLetterSink': config key"):
+        sink.open()
