@@ -2,9 +2,10 @@
 
 ``Monitor`` watches the pipelines of a ``Pump`` (it keeps each one's last few failures, through
 failure listeners; event counts per component are the pipelines' own ``component_statistics``)
-and renders them as JSON-ready dicts and as Prometheus text. It does no I/O: a host application mounts ``WebAPI`` (``_web_api``) or calls these
-methods itself. Readings come from another thread than the pipelines': every one is a snapshot
-(``statistics()``, a copied dict or set), never a live structure.
+and renders them as JSON-ready dicts and as Prometheus text. It does no I/O: a host application
+mounts ``WebAPI`` (``_web_api``) or calls these methods itself. Readings come from another
+thread than the pipelines': every one is a snapshot (``statistics()``, a copied dict or set),
+never a live structure.
 """
 
 from __future__ import annotations
