@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import pymysql
+from pumpcore_sql._connection import SQLConnection
 
-from pumpcore import ConfigRule, Configurable, current_settings
+from pumpcore import ConfigRule
 from pumpcore.config import in_range, non_empty
 
 # Client errors (2003 cannot connect, 2006 gone away, 2013 lost during a query, 2055 lost at
@@ -21,7 +22,7 @@ from pumpcore.config import in_range, non_empty
 _GONE = frozenset({2003, 2006, 2013, 2055, 1053, 1927, 1205, 1213})
 
 
-class MySQLConnection(Configurable):
+class MySQLConnection(SQLConnection):
     """Connection parameters for MySQL and MariaDB components (BSPump's ``MySQLConnection``).
 
     Its config is the ``[connection:ID]`` section of the settings in force when it is made
@@ -45,33 +46,14 @@ class MySQLConnection(Configurable):
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
-        "host": "localhost",
         "port": 3306,
-        "user": "",
-        "password": "",
-        "db": "",
         "connect_timeout": 1,
-        "reconnect_delay": 5.0,
         "charset": "utf8mb4",
     }
     ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
-        "host": non_empty(),
-        "port": in_range(1, 65535),
         "connect_timeout": in_range(1, 31536000),  # PyMySQL's own bounds
-        "reconnect_delay": in_range(0, 3600),
         "charset": non_empty(),
     }
-
-    def __init__(self, id: str | None = None, config: Mapping[str, Any] | None = None) -> None:
-        super().__init__(id=id, config=config)
-        section = current_settings().section(f"connection:{self.Id}")
-        if section:
-            self.reconfigure(section)
-
-    @property
-    def reconnect_delay(self) -> float:
-        """Seconds to wait before connecting again after a failure."""
-        return float(self.Config["reconnect_delay"])
 
     def connect(
         self, cursorclass: type[pymysql.cursors.Cursor] | None = None
@@ -93,11 +75,6 @@ class MySQLConnection(Configurable):
             autocommit=False,
             cursorclass=cursorclass or pymysql.cursors.Cursor,
         )
-
-    def __repr__(self) -> str:
-        config = self.Config
-        where = f"{config['host']}:{config['port']}/{config['db']}"
-        return f"<{type(self).__name__} {self.Id!r} @{where}>"
 
 
 def is_server_gone(exc: BaseException) -> bool:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 from typing import Any
 
 import pymysql
 import pymysql.cursors
+from pumpcore_sql._fetch import SQLKeyFetcher
 
 from ._connection import MySQLConnection, is_server_gone, quote
 
 
-class MySQLKeyFetcher:
+class MySQLKeyFetcher(SQLKeyFetcher[MySQLConnection, "pymysql.Connection[Any]"]):
     """Reads the row of one key for a ``KeyLookup`` with a parametrised query (the key is
     always a query parameter, never text in the SQL). No row answers None (the lookup caches
     the absence). Its ``fetch`` blocks; ``enrich_by_key`` runs it in a worker thread.
@@ -36,32 +36,10 @@ class MySQLKeyFetcher:
         True
     """
 
-    def __init__(
-        self,
-        connection: MySQLConnection,
-        *,
-        table: str = "",
-        key: str = "",
-        value: str | None = None,
-        query: str = "",
-    ) -> None:
-        if bool(table) == bool(query):
-            raise ValueError(f"{type(self).__name__}: give table= (with key=) or query=, one")
-        if table and not key:
-            raise ValueError(f"{type(self).__name__}: table= needs key=, the column to match")
-        self.connection = connection
-        self.value = value
-        self._query = query or f"SELECT * FROM {quote(table)} WHERE {quote(key)} = %s LIMIT 1"
-        self._lock = threading.Lock()
-        self._conn: pymysql.Connection[Any] | None = None
+    def _select(self, table: str, key: str, query: str) -> str:
+        return query or f"SELECT * FROM {quote(table)} WHERE {quote(key)} = %s LIMIT 1"
 
-    def fetch(self, key: Any) -> Any:
-        """The row (or ``value`` column) for ``key``, or None when there is none.
-
-        Raises:
-            pymysql.err.Error: the server is gone or refused the query.
-            KeyError: the row has no ``value`` column.
-        """
+    def _fetch_row(self, key: Any) -> dict[str, Any] | None:
         with self._lock:
             if self._conn is None:
                 self._conn = self.connection.connect(pymysql.cursors.DictCursor)
@@ -74,9 +52,7 @@ class MySQLKeyFetcher:
                 if is_server_gone(exc):
                     self._close()
                 raise
-        if row is None:
-            return None
-        return row if self.value is None else row[self.value]
+        return row
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pymysql.cursors
+from pumpcore_sql._lookup import SQLLookupProvider
 
 from ._connection import MySQLConnection, quote
 
 
-class MySQLLookupProvider:
+class MySQLLookupProvider(SQLLookupProvider[MySQLConnection]):
     """Loads ``key`` → row for a ``pumpcore.lookup`` lookup (BSPump's ``MySQLLookup``): the
     lookup is the cache, its ``refresh_period`` the refresh.
 
@@ -33,30 +33,10 @@ class MySQLLookupProvider:
         'code'
     """
 
-    def __init__(
-        self,
-        connection: MySQLConnection,
-        *,
-        table: str = "",
-        key: str,
-        value: str | None = None,
-        query: str = "",
-    ) -> None:
-        if not table and not query:
-            raise ValueError(f"{type(self).__name__}: give table= or query=")
-        self.connection = connection
-        self.key = key
-        self.value = value
-        self._query = query or f"SELECT * FROM {quote(table)}"
-        self._last: dict[Any, Any] | None = None
+    def _select(self, table: str, query: str) -> str:
+        return query or f"SELECT * FROM {quote(table)}"
 
-    def load(self) -> Mapping[Any, Any] | None:
-        """The table, or None when it is the same as at the previous load.
-
-        Raises:
-            pymysql.err.Error: the server is gone or refused the query.
-            KeyError: the rows have no ``key`` (or ``value``) column.
-        """
+    def _rows(self) -> list[dict[str, Any]]:
         conn = self.connection.connect(pymysql.cursors.DictCursor)
         try:
             with conn.cursor() as cursor:
@@ -65,9 +45,4 @@ class MySQLLookupProvider:
             conn.rollback()
         finally:
             conn.close()
-        key, value = self.key, self.value
-        data = {row[key]: row if value is None else row[value] for row in rows}
-        if data == self._last:
-            return None
-        self._last = data
-        return data
+        return rows

@@ -12,12 +12,13 @@ from typing import Any, ClassVar
 
 import psycopg
 from psycopg import sql
+from pumpcore_sql._connection import SQLConnection
 
-from pumpcore import ConfigRule, Configurable, current_settings
-from pumpcore.config import in_range, non_empty
+from pumpcore import ConfigRule
+from pumpcore.config import in_range
 
 
-class PostgreSQLConnection(Configurable):
+class PostgreSQLConnection(SQLConnection):
     """Connection parameters for PostgreSQL components (BSPump's ``PostgreSQLConnection``).
 
     Its config is the ``[connection:ID]`` section of the settings in force when it is made
@@ -40,32 +41,13 @@ class PostgreSQLConnection(Configurable):
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
-        "host": "localhost",
         "port": 5432,
-        "user": "",
-        "password": "",
-        "db": "",
         "connect_timeout": 5,
-        "reconnect_delay": 5.0,
     }
     ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
-        "host": non_empty(),
-        "port": in_range(1, 65535),
         # A timeout of 0 means "wait forever" to libpq: a sink would hang on a dead server.
         "connect_timeout": in_range(1, 3600),
-        "reconnect_delay": in_range(0, 3600),
     }
-
-    def __init__(self, id: str | None = None, config: Mapping[str, Any] | None = None) -> None:
-        super().__init__(id=id, config=config)
-        section = current_settings().section(f"connection:{self.Id}")
-        if section:
-            self.reconfigure(section)
-
-    @property
-    def reconnect_delay(self) -> float:
-        """Seconds to wait before connecting again after a failure."""
-        return float(self.Config["reconnect_delay"])
 
     def connect(self) -> psycopg.Connection[Any]:
         """A new connection (not in autocommit: writes happen in transactions).
@@ -84,11 +66,6 @@ class PostgreSQLConnection(Configurable):
             if config[key]:
                 params[param] = config[key]
         return psycopg.connect(**params)
-
-    def __repr__(self) -> str:
-        config = self.Config
-        where = f"{config['host']}:{config['port']}/{config['db']}"
-        return f"<{type(self).__name__} {self.Id!r} @{where}>"
 
 
 def is_server_gone(exc: BaseException) -> bool:

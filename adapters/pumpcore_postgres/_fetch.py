@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from pumpcore_sql._fetch import SQLKeyFetcher
 
 from ._connection import PostgreSQLConnection, is_server_gone, table_identifier
 
 
-class PostgreSQLKeyFetcher:
+class PostgreSQLKeyFetcher(SQLKeyFetcher[PostgreSQLConnection, "psycopg.Connection[Any]"]):
     """Reads the row of one key for a ``KeyLookup`` with a parametrised query (the key is
     always a query parameter, never text in the SQL). No row answers None (the lookup caches
     the absence). Its ``fetch`` blocks; ``enrich_by_key`` runs it in a worker thread.
@@ -37,30 +37,12 @@ class PostgreSQLKeyFetcher:
         True
     """
 
-    def __init__(
-        self,
-        connection: PostgreSQLConnection,
-        *,
-        table: str = "",
-        key: str = "",
-        value: str | None = None,
-        query: str = "",
-    ) -> None:
-        if bool(table) == bool(query):
-            raise ValueError(f"{type(self).__name__}: give table= (with key=) or query=, one")
-        if table and not key:
-            raise ValueError(f"{type(self).__name__}: table= needs key=, the column to match")
-        self.connection = connection
-        self.value = value
-        self._query: sql.SQL | sql.Composed = (
-            sql.SQL(query)
-            if query
-            else sql.SQL("SELECT * FROM {} WHERE {} = %s LIMIT 1").format(
-                table_identifier(table), sql.Identifier(key)
-            )
+    def _select(self, table: str, key: str, query: str) -> sql.SQL | sql.Composed:
+        if query:
+            return sql.SQL(query)
+        return sql.SQL("SELECT * FROM {} WHERE {} = %s LIMIT 1").format(
+            table_identifier(table), sql.Identifier(key)
         )
-        self._lock = threading.Lock()
-        self._conn: psycopg.Connection[Any] | None = None
 
     def _connection(self) -> psycopg.Connection[Any]:
         with self._lock:
@@ -70,25 +52,16 @@ class PostgreSQLKeyFetcher:
                 self._conn = conn
             return self._conn
 
-    def fetch(self, key: Any) -> Any:
-        """The row (or ``value`` column) for ``key``, or None when there is none.
-
-        Raises:
-            psycopg.Error: the server is gone or refused the query.
-            KeyError: the row has no ``value`` column.
-        """
+    def _fetch_row(self, key: Any) -> dict[str, Any] | None:
         conn = self._connection()
         try:
             with conn.cursor(row_factory=dict_row) as cursor:
                 cursor.execute(self._query, (key,))
-                row = cursor.fetchone()
+                return cursor.fetchone()
         except psycopg.Error as exc:
             if is_server_gone(exc):
                 self.close()
             raise
-        if row is None:
-            return None
-        return row if self.value is None else row[self.value]
 
     def close(self) -> None:
         """Close the shared connection (the next fetch opens a new one)."""

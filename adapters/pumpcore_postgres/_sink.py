@@ -25,44 +25,28 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar
 
-import attrs
-import orjson
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
+from pumpcore_sql._sink import SQLSink, SQLSinkStatistics
 
-from pumpcore import BlockingSink, ConfigError, ConfigRule, Context, config_value_repr
-from pumpcore.config import in_range, one_of
+from pumpcore import ConfigRule
+from pumpcore.config import one_of
 
 from ._connection import PostgreSQLConnection, is_server_gone, table_identifier
 
-if TYPE_CHECKING:
-    from pumpcore import Pipeline
+__all__ = ("PostgreSQLSink", "SQLSinkStatistics")
 
 log = logging.getLogger("pumpcore.postgres")
 
 
-@attrs.frozen
-class SQLSinkStatistics:
-    """A SQL sink's counters.
-
-    Attributes:
-        written: rows committed.
-        rejected: rows the server refused (rule 1), dead-lettered or dropped.
-        reconnects: times the server was gone during a flush and the buffer was written again.
-    """
-
-    written: int
-    rejected: int
-    reconnects: int
-
-
-class PostgreSQLSink(BlockingSink):
+class PostgreSQLSink(SQLSink[PostgreSQLConnection, "psycopg.Connection[Any]"]):
     """Writes events (mappings of column → value, or sequences in ``columns`` order) as rows of
     ``table`` (see the module's rules).
 
@@ -92,60 +76,17 @@ class PostgreSQLSink(BlockingSink):
     """
 
     ConfigDefaults: ClassVar[Mapping[str, Any]] = {
-        "table": "",
-        "columns": "",
         "method": "copy",
-        "upsert_key": "",
-        "dead_letter_table": "",
-        "flush_timeout": 60.0,
     }
     ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
         "method": one_of("copy", "insert"),
-        "flush_timeout": in_range(0, 86400),
     }
-
-    def __init__(
-        self,
-        pipeline: Pipeline | None = None,
-        id: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        *,
-        connection: PostgreSQLConnection,
-    ) -> None:
-        self.connection = connection
-        self._rows: list[tuple[Any, ...]] = []
-        self._conn: psycopg.Connection[Any] | None = None
-        self._written = self._rejected = self._reconnects = 0
-        super().__init__(pipeline, id, config)
+    _log = log
+    _driver_error = psycopg.Error
 
     def apply_config(self) -> None:
         super().apply_config()
-        config = self.Config
-        owner = f"{type(self).__name__} {self.Id!r}"
-        #: The table written.
-        self.Table = str(config["table"])
-        #: The columns written, in order.
-        self.Columns = _names(config["columns"])
-        #: The unique key of upserts; empty for plain inserts.
-        self.UpsertKey = _names(config["upsert_key"])
-        self._dead_letter = str(config["dead_letter_table"])
-        self._flush_timeout = float(config["flush_timeout"])
-        missing = [c for c in self.UpsertKey if c not in self.Columns]
-        if missing:
-            shown = config_value_repr("upsert_key", config["upsert_key"])
-            raise ConfigError(
-                f"{owner}: config key 'upsert_key' names columns not in 'columns' "
-                f"({', '.join(self.Columns)}), got {shown}"
-            )
-        if len(set(self.Columns)) != len(self.Columns):
-            raise ConfigError(
-                f"{owner}: config key 'columns' repeats a column, got {config['columns']!r}"
-            )
-        if self.Pipeline is not None:
-            for key in ("table", "columns"):
-                if not config[key]:
-                    raise ConfigError(f"{owner}: config key {key!r} is empty; give the {key}")
-        self._copy = config["method"] == "copy" and not self.UpsertKey
+        self._copy = self.Config["method"] == "copy" and not self.UpsertKey
         table, columns = (
             table_identifier(self.Table),
             sql.SQL(", ").join(map(sql.Identifier, self.Columns)),
@@ -168,44 +109,11 @@ class PostgreSQLSink(BlockingSink):
             insert = sql.SQL("{} ON CONFLICT ({}) {}").format(insert, conflict, action)
         self._insert_sql = insert
 
-    def statistics(self) -> SQLSinkStatistics:
-        """Rows written, rejected, and reconnections so far."""
-        return SQLSinkStatistics(self._written, self._rejected, self._reconnects)
-
-    def row(self, context: Context, event: Any) -> tuple[Any, ...]:
-        """The row for ``event``, in ``Columns`` order. Override it for other event shapes.
-
-        Raises:
-            KeyError: a column is missing from a mapping event.
-            TypeError: the event is neither a mapping nor a sequence of ``len(Columns)``.
-        """
-        values: tuple[Any, ...]
-        if type(event) is dict or isinstance(event, Mapping):
-            try:
-                values = tuple(map(event.__getitem__, self.Columns))
-            except KeyError as exc:
-                raise KeyError(
-                    f"{type(self).__name__} {self.Id!r}: the event has no column {exc.args[0]!r}"
-                ) from None
-        elif isinstance(event, Sequence) and not isinstance(event, str | bytes):
-            if len(event) != len(self.Columns):
-                raise TypeError(
-                    f"{type(self).__name__} {self.Id!r}: a row of {len(event)} values for "
-                    f"{len(self.Columns)} columns"
-                )
-            values = tuple(event)
-        else:
-            raise TypeError(
-                f"{type(self).__name__} {self.Id!r}: cannot write a {type(event).__name__} as a row"
-            )
+    def _adapt(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
         for value in values:
             if isinstance(value, dict | list):  # rare: the slow path only then
                 return tuple(Jsonb(v) if isinstance(v, dict | list) else v for v in values)
         return values
-
-    def process(self, context: Context, event: Any) -> None:
-        """Buffer the event's row for the next flush (rule 1: a bad event raises here)."""
-        self._rows.append(self.row(context, event))
 
     def open(self) -> None:
         """Connect, and create the dead-letter table if one is configured and absent."""
@@ -219,113 +127,67 @@ class PostgreSQLSink(BlockingSink):
                     ).format(table_identifier(self._dead_letter))
                 )
 
-    def flush(self) -> None:
-        """Write and commit every buffered row (rules 1-3).
+    def _connect(self) -> psycopg.Connection[Any]:
+        return self.connection.connect()
 
-        Raises:
-            psycopg.Error: the server stayed gone for ``flush_timeout`` seconds, or the write
-                failed for a reason not the rows' (a missing table, a syntax error).
-        """
-        if not self._rows:
-            return
-        deadline = time.monotonic() + self._flush_timeout
-        while True:
-            try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = self.connection.connect()
-                written, rejected = self._write(self._conn, self._rows)
-            except Exception as exc:
-                if not is_server_gone(exc):
-                    self._discard_connection()
-                    raise
-                self._discard_connection()
-                if time.monotonic() + self.connection.reconnect_delay > deadline:
-                    raise
-                self._reconnects += 1
-                log.warning(
-                    "%s: the server is gone (%s); writing %d rows again in %.1f s",
-                    self.Id, exc, len(self._rows), self.connection.reconnect_delay,
-                )  # fmt: skip
-                time.sleep(self.connection.reconnect_delay)
-                continue
-            self._rows.clear()
-            self._written += written
-            self._rejected += rejected
-            return
+    def _is_open(self, conn: psycopg.Connection[Any]) -> bool:
+        return not conn.closed
 
-    def _write(self, conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]]) -> tuple[int, int]:
-        """One transaction: all rows at once, or row by row when the server refuses some."""
-        with conn.transaction():
-            try:
-                with conn.transaction():  # a savepoint: a refused batch leaves the rest usable
-                    self._bulk(conn, rows)
-                return len(rows), 0
-            except psycopg.Error as exc:
-                if not _refused(exc):
-                    raise
-            written = rejected = 0
-            with conn.cursor() as cursor:
+    def _close(self, conn: psycopg.Connection[Any]) -> None:
+        conn.close()
+
+    def _server_gone(self, exc: BaseException) -> bool:
+        return is_server_gone(exc)
+
+    def _refused(self, exc: BaseException) -> bool:
+        """The row's fault (rule 1): the server refused its values, or one of them cannot be
+        sent (a client-side ``ProgrammingError``, no SQLSTATE: "cannot adapt type")."""
+        if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
+            return True
+        return isinstance(exc, psycopg.ProgrammingError) and exc.sqlstate is None
+
+    @contextlib.contextmanager
+    def _transaction(self, conn: psycopg.Connection[Any]) -> Iterator[psycopg.Cursor[Any]]:
+        with conn.transaction(), conn.cursor() as cursor:
+            yield cursor
+
+    def _batch_savepoint(
+        self, conn: psycopg.Connection[Any], cursor: psycopg.Cursor[Any]
+    ) -> AbstractContextManager[Any]:
+        return conn.transaction()  # a savepoint: a refused batch leaves the rest usable
+
+    def _row_savepoint(self, conn: psycopg.Connection[Any]) -> AbstractContextManager[Any]:
+        return conn.transaction()
+
+    def _bulk(
+        self,
+        conn: psycopg.Connection[Any],
+        cursor: psycopg.Cursor[Any],
+        rows: list[tuple[Any, ...]],
+    ) -> None:
+        if self._copy:
+            with cursor.copy(self._copy_sql) as copy:
                 for row in rows:
-                    try:
-                        with conn.transaction():
-                            cursor.execute(self._insert_sql, row)
-                        written += 1
-                    except psycopg.Error as exc:
-                        if not _refused(exc):
-                            raise
-                        rejected += 1
-                        self._reject(cursor, row, exc)
-            return written, rejected
+                    copy.write_row(row)
+        else:
+            cursor.executemany(self._insert_sql, rows)
 
-    def _bulk(self, conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]]) -> None:
-        with conn.cursor() as cursor:
-            if self._copy:
-                with cursor.copy(self._copy_sql) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                cursor.executemany(self._insert_sql, rows)
+    def _insert(self, cursor: psycopg.Cursor[Any], row: tuple[Any, ...]) -> None:
+        cursor.execute(self._insert_sql, row)
 
-    def _reject(self, cursor: psycopg.Cursor[Any], row: tuple[Any, ...], exc: Exception) -> None:
-        """Rule 1: count, log (the error, not the values), dead-letter a refused row."""
-        error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        log.warning("%s: the server refused a row: %s", self.Id, error)
-        if not self._dead_letter:
-            return
-        values = {
+    def _error_text(self, exc: Exception) -> str:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+    def _dead_letter_event(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        return {
             c: (v.obj if isinstance(v, Jsonb) else v)
             for c, v in zip(self.Columns, row, strict=True)
         }
-        event = orjson.dumps(values, default=str).decode()
+
+    def _dead_letter_insert(self, cursor: psycopg.Cursor[Any], error: str, event: str) -> None:
         cursor.execute(
             sql.SQL("INSERT INTO {} (sink, error, event) VALUES (%s, %s, %s::jsonb)").format(
                 table_identifier(self._dead_letter)
             ),
             (self.Id, error, event),
         )
-
-    def _discard_connection(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except psycopg.Error:
-                log.debug("%s: closing a broken connection failed", self.Id, exc_info=True)
-
-    def close(self) -> None:
-        """Disconnect. Rows still buffered (the last flush failed) were never acknowledged."""
-        self._rows.clear()
-        self._discard_connection()
-
-
-def _refused(exc: psycopg.Error) -> bool:
-    """The row's fault (rule 1): the server refused its values, or one of them cannot be sent
-    (a client-side ``ProgrammingError``, no SQLSTATE: "cannot adapt type")."""
-    if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
-        return True
-    return isinstance(exc, psycopg.ProgrammingError) and exc.sqlstate is None
-
-
-def _names(value: str) -> tuple[str, ...]:
-    """Comma-separated names, stripped, empty ones dropped."""
-    return tuple(name.strip() for name in str(value).split(",") if name.strip())

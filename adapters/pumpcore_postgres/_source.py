@@ -14,23 +14,17 @@ pipeline's error policy instead (the hard policy then stops the pipeline).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any
 
 from psycopg.rows import dict_row
-
-from pumpcore import ConfigError, ConfigRule, TriggerSource
-from pumpcore.config import in_range, one_of
+from pumpcore_sql._source import SQLSource
 
 from ._connection import PostgreSQLConnection
-
-if TYPE_CHECKING:
-    from pumpcore import Pipeline
 
 _cursor_ids = itertools.count()
 
 
-class PostgreSQLSource(TriggerSource):
+class PostgreSQLSource(SQLSource[PostgreSQLConnection]):
     """Emits each row of ``query`` as a ``dict`` (column → value) per firing of its trigger
     (BSPump's ``PostgreSQLSource``).
 
@@ -52,38 +46,6 @@ class PostgreSQLSource(TriggerSource):
         >>> source.Query
         'SELECT id, name FROM people'
     """
-
-    ConfigDefaults: ClassVar[Mapping[str, Any]] = {
-        "query": "",
-        "fetch_size": 1000,
-        "on_error": "continue",
-    }
-    ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
-        "fetch_size": in_range(1, 2**20),
-        "on_error": one_of("continue", "policy"),
-    }
-
-    def __init__(
-        self,
-        pipeline: Pipeline | None = None,
-        id: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        *,
-        connection: PostgreSQLConnection,
-    ) -> None:
-        self.connection = connection
-        super().__init__(pipeline, id, config)
-
-    def apply_config(self) -> None:
-        super().apply_config()
-        #: The query run on each firing.
-        self.Query = str(self.Config["query"])
-        self._fetch_size = int(self.Config["fetch_size"])
-        self.isolate_source_failures = self.Config["on_error"] == "continue"
-        if self.Pipeline is not None and not self.Query.strip():
-            raise ConfigError(
-                f"{type(self).__name__} {self.Id!r}: config key 'query' is empty; give the query"
-            )
 
     def cycle(self, *args: Any) -> None:
         """Run the query and emit its rows, ``fetch_size`` at a time from the server.
