@@ -18,6 +18,10 @@ acknowledgement, the run machine's commands. They import them from here, never f
   steps), helpers that tell what a part needs.
 - Reporting: ``RateLimit`` (``pumpcore/_rate_limit.py``), how many of a stream of failures or
   warnings to tell a human, for the executors' failure log and the adapters' own warnings.
+- Payloads (``pumpcore/_payload.py``): ``encode_payload`` and ``encode_typed_payload`` (an event
+  as message bytes: bytes as they are, ``str`` as UTF-8, else JSON), ``decode_payload`` and
+  ``PAYLOAD_DECODINGS`` (a source's ``decode`` key: ``bytes``, ``text`` or ``json``), for the
+  message adapters' ``encode``/``decode`` methods.
 """
 
 from ._component import step_mode as step_mode
@@ -59,11 +63,16 @@ from ._machine import RunMachine as RunMachine
 from ._machine import Serve as Serve
 from ._machine import Step as Step
 from ._machine import StopServing as StopServing
+from ._payload import PAYLOAD_DECODINGS as PAYLOAD_DECODINGS
+from ._payload import decode_payload as decode_payload
+from ._payload import encode_payload as encode_payload
+from ._payload import encode_typed_payload as encode_typed_payload
 from ._rate_limit import RateLimit as RateLimit
 from ._rate_limit import Window as Window
 
 __all__ = (
     "NO_ORIGIN",
+    "PAYLOAD_DECODINGS",
     "Acknowledge",
     "AsyncSink",
     "AsyncSource",
@@ -97,6 +106,9 @@ __all__ = (
     "Window",
     "Work",
     "current_origin",
+    "decode_payload",
+    "encode_payload",
+    "encode_typed_payload",
     "flush_is_noop",
     "has_serve",
     "hold",

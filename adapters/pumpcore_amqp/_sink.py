@@ -25,10 +25,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
-import orjson
 
 from pumpcore import BlockingSink, ConfigError, ConfigRule, Context, Failure
 from pumpcore.config import in_range
+from pumpcore.lowlevel import encode_typed_payload
 
 from ._connection import AMQPConnection, AMQPLinkDown
 from ._publisher import Message, Publisher
@@ -150,11 +150,7 @@ class AMQPSink(BlockingSink):
         Raises:
             TypeError: the event cannot be written as JSON.
         """
-        if isinstance(event, bytes | bytearray | memoryview):
-            return bytes(event), None
-        if isinstance(event, str):
-            return event.encode("utf-8"), "text/plain; charset=utf-8"
-        return orjson.dumps(event), "application/json"
+        return encode_typed_payload(event)
 
     def process(self, context: Context, event: Any) -> None:
         """Encode the event and buffer it for the next flush.

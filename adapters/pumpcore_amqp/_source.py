@@ -29,11 +29,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
-import orjson
 
 from pumpcore import BlockingSource, ConfigError, ConfigRule, Context, Received
 from pumpcore.config import at_least, in_range, one_of
-from pumpcore.lowlevel import Rejected
+from pumpcore.lowlevel import PAYLOAD_DECODINGS, Rejected, decode_payload
 
 from ._connection import AMQPConnection, AMQPLinkDown, Link
 
@@ -103,7 +102,7 @@ class AMQPSource(BlockingSource):
     }
     ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
         "prefetch_count": in_range(1, 65535),
-        "decode": one_of("bytes", "text", "json"),
+        "decode": one_of(*PAYLOAD_DECODINGS),
         "end_after_idle": at_least(0) & in_range(0, 86400),
     }
 
@@ -240,11 +239,7 @@ class AMQPSource(BlockingSource):
         Raises:
             ValueError: the body does not decode (the delivery is rejected, rule 5).
         """
-        if self._decode == "text":
-            return body.decode(self._encoding)
-        if self._decode == "json":
-            return orjson.loads(body)
-        return body
+        return decode_payload(body, self._decode, self._encoding)
 
     def acknowledge(self, positions: Sequence[Any]) -> None:
         """Acknowledge every delivery up to the last position (rule 2) if its connection is the

@@ -22,10 +22,9 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import orjson
-
 from pumpcore import BlockingSink, ConfigError, ConfigRule, Context
 from pumpcore.config import in_range
+from pumpcore.lowlevel import encode_typed_payload
 
 from ._client import (
     CLIENT_RULES,
@@ -121,11 +120,7 @@ class HTTPClientSink(BlockingSink):
         Raises:
             TypeError: the event cannot be written as JSON.
         """
-        if isinstance(event, bytes | bytearray | memoryview):
-            return bytes(event), None
-        if isinstance(event, str):
-            return event.encode("utf-8"), "text/plain; charset=utf-8"
-        return orjson.dumps(event), "application/json"
+        return encode_typed_payload(event)
 
     def encode_batch(self, bodies: Sequence[tuple[bytes, str | None]]) -> tuple[bytes, str | None]:
         """One request body for several encoded events: each followed by a newline.

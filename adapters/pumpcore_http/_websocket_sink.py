@@ -38,7 +38,6 @@ from urllib.parse import urlsplit
 
 import anyio
 import attrs
-import orjson
 from anyio.abc import ByteStream
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
@@ -58,6 +57,7 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from pumpcore import AsyncSink, ConfigError, ConfigRule, Context, PumpError
 from pumpcore.config import at_least, in_range, positive
+from pumpcore.lowlevel import encode_typed_payload
 
 from ._client import redact
 from ._listen import GONE, receive_or_none
@@ -235,11 +235,10 @@ class HTTPClientWebSocketSink(AsyncSink):
         Raises:
             TypeError: the event cannot be written as JSON.
         """
-        if isinstance(event, bytes | bytearray | memoryview):
-            return bytes(event)
         if isinstance(event, str):
             return event
-        return orjson.dumps(event).decode("utf-8")
+        data, content_type = encode_typed_payload(event)
+        return data if content_type is None else data.decode("utf-8")  # None: bytes-like
 
     def process(self, context: Context, event: Any) -> None:
         """Encode the event and buffer it until the next flush.

@@ -29,11 +29,11 @@ from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
-import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
 from pumpcore import BlockingSink, ConfigError, ConfigRule, Context, Failure
 from pumpcore.config import config_owner, positive
+from pumpcore.lowlevel import encode_payload
 
 from ._connection import (
     KafkaConnection,
@@ -162,11 +162,7 @@ class KafkaSink(BlockingSink):
         Raises:
             TypeError: the event cannot be written as JSON.
         """
-        if isinstance(event, bytes):
-            return event
-        if isinstance(event, str):
-            return event.encode("utf-8")
-        return orjson.dumps(event)
+        return encode_payload(event)
 
     def process(self, context: Context, event: Any) -> None:
         """Hand the message to the client, or keep it in order while its queue is full."""

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
-import orjson
 from paho.mqtt.client import Client
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
@@ -30,6 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from pumpcore import BlockingSink, ConfigError, ConfigRule, Context
 from pumpcore.config import in_range
+from pumpcore.lowlevel import encode_payload
 
 from ._connection import Link, MQTTConnection
 
@@ -136,11 +136,7 @@ class MQTTSink(BlockingSink):
         Raises:
             TypeError: the event cannot be written as JSON.
         """
-        if isinstance(event, bytes | bytearray | memoryview):
-            return bytes(event)
-        if isinstance(event, str):
-            return event.encode("utf-8")
-        return orjson.dumps(event)
+        return encode_payload(event)
 
     def process(self, context: Context, event: Any) -> None:
         """Encode the event and buffer it for the next flush.

@@ -33,13 +33,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
-import orjson
 from paho.mqtt.client import Client, ConnectFlags, MQTTMessage
 from paho.mqtt.enums import MQTTErrorCode
 
 from pumpcore import BlockingSource, ConfigError, ConfigRule, Context, Received
 from pumpcore.config import at_least, in_range, one_of
-from pumpcore.lowlevel import Rejected
+from pumpcore.lowlevel import PAYLOAD_DECODINGS, Rejected, decode_payload
 
 from ._connection import Link, MQTTConnection
 
@@ -103,7 +102,7 @@ class MQTTSource(BlockingSource):
         "end_after_idle": 0.0,
     }
     ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
-        "decode": one_of("bytes", "text", "json"),
+        "decode": one_of(*PAYLOAD_DECODINGS),
         "end_after_idle": at_least(0) & in_range(0, 86400),
     }
 
@@ -233,11 +232,7 @@ class MQTTSource(BlockingSource):
         Raises:
             ValueError: the payload does not decode (the message is rejected, rule 4).
         """
-        if self._decode == "text":
-            return payload.decode(self._encoding)
-        if self._decode == "json":
-            return orjson.loads(payload)
-        return payload
+        return decode_payload(payload, self._decode, self._encoding)
 
     def acknowledge(self, positions: Sequence[Any]) -> None:
         """Send the PUBACKs of the positions of the current connection, in order (rule 2)."""

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import nats.errors
 import nats.js.errors
-import orjson
 
 from pumpcore import BlockingSink, ConfigError, ConfigRule, Context
 from pumpcore.config import in_range
+from pumpcore.lowlevel import encode_payload
 
 from ._connection import Client, NATSConnection
 
@@ -142,11 +142,7 @@ class NATSSink(BlockingSink):
         Raises:
             TypeError: the event cannot be written as JSON.
         """
-        if isinstance(event, bytes | bytearray | memoryview):
-            return bytes(event)
-        if isinstance(event, str):
-            return event.encode("utf-8")
-        return orjson.dumps(event)
+        return encode_payload(event)
 
     def process(self, context: Context, event: Any) -> None:
         """Encode the event and buffer it for the next flush.

@@ -33,12 +33,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import nats.errors
 import nats.js.errors
-import orjson
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from pumpcore import BlockingSource, ConfigError, ConfigRule, Context, Received
 from pumpcore.config import at_least, in_range, one_of
-from pumpcore.lowlevel import Rejected
+from pumpcore.lowlevel import PAYLOAD_DECODINGS, Rejected, decode_payload
 
 from ._connection import Client, NATSConnection
 
@@ -114,7 +113,7 @@ class NATSSource(BlockingSource):
     ConfigRules: ClassVar[Mapping[str, ConfigRule]] = {
         "ack_wait": in_range(0.1, 86400),
         "max_ack_pending": in_range(1, 2**20),
-        "decode": one_of("bytes", "text", "json"),
+        "decode": one_of(*PAYLOAD_DECODINGS),
         "end_after_idle": at_least(0) & in_range(0, 86400),
     }
 
@@ -274,11 +273,7 @@ class NATSSource(BlockingSource):
         Raises:
             ValueError: the data does not decode (the message is rejected, rule 4).
         """
-        if self._decode == "text":
-            return data.decode(self._encoding)
-        if self._decode == "json":
-            return orjson.loads(data)
-        return data
+        return decode_payload(data, self._decode, self._encoding)
 
     def acknowledge(self, positions: Sequence[Any]) -> None:
         """``+ACK`` every position, then flush (rule 2)."""
