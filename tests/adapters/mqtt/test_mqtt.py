@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import orjson
 import pumpcore_executors
@@ -22,6 +21,7 @@ from pumpcore.testing import conformance
 
 from ...executors.conftest import run_kwargs
 from ...servers import free_port, proxied, service
+from .._brokers import PAYLOADS, publish_and_cut, published
 from .conftest import Mosquitto
 
 pytestmark = pytest.mark.timeout(60)
@@ -125,16 +125,9 @@ def test_the_broker_going_away_and_back_loses_nothing(
         pipeline = Pipeline("Cut")
         pipeline.build(source, sink)
 
-        def publish_and_cut() -> None:
-            for chunk in range(6):
-                mosquitto.publish(inbox, [b"%d" % n for n in range(chunk * 100, chunk * 100 + 100)])
-                time.sleep(0.05)
-                if chunk == 2:
-                    proxy.cut()
-                    time.sleep(0.3)
-                    proxy.resume()
-
-        feeder = threading.Thread(target=publish_and_cut)
+        feeder = threading.Thread(
+            target=publish_and_cut, args=(lambda batch: mosquitto.publish(inbox, batch), proxy)
+        )
         feeder.start()
         report = pumpcore_executors.run(pipeline, executor=executor, **run_kwargs(executor))
         feeder.join()
@@ -184,20 +177,7 @@ def test_any_events_arrive_once_each_in_order(mosquitto: Mosquitto, events: list
         IteratorSource(events), MQTTSink(connection=connection(), config={"topic": topic})
     )
     pumpcore_executors.run(pipeline, executor="sync", handle_signals=False)
-    expected = [
-        e if isinstance(e, bytes) else e.encode() if isinstance(e, str) else orjson.dumps(e)
-        for e in events
-    ]
-    assert out.received() == expected
-
-
-PAYLOADS = st.lists(
-    st.one_of(
-        st.integers(0, 10**6).map(lambda n: orjson.dumps({"n": n})),
-        st.binary(max_size=8),  # mostly not JSON: rejected
-    ),
-    max_size=30,
-)
+    assert out.received() == published(events)
 
 
 @settings(

@@ -5,7 +5,6 @@ flush, the server going away and coming back, and no password in reprs or errors
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 
 import orjson
@@ -22,6 +21,7 @@ from pumpcore.testing import conformance
 
 from ...executors.conftest import run_kwargs
 from ...servers import free_port, proxied
+from .._brokers import PAYLOADS, publish_and_cut, published
 from .conftest import JetStream, url
 
 pytestmark = pytest.mark.timeout(60)
@@ -134,18 +134,9 @@ def test_the_server_going_away_and_back_loses_nothing(
         pipeline = Pipeline("Cut")
         pipeline.build(source, sink)
 
-        def publish_and_cut() -> None:
-            for chunk in range(6):
-                jetstream.publish(
-                    in_subject, [b"%d" % n for n in range(chunk * 100, chunk * 100 + 100)]
-                )
-                time.sleep(0.05)
-                if chunk == 2:
-                    proxy.cut()
-                    time.sleep(0.3)
-                    proxy.resume()
-
-        feeder = threading.Thread(target=publish_and_cut)
+        feeder = threading.Thread(
+            target=publish_and_cut, args=(lambda batch: jetstream.publish(in_subject, batch), proxy)
+        )
         feeder.start()
         report = pumpcore_executors.run(pipeline, executor=executor, **run_kwargs(executor))
         feeder.join()
@@ -187,20 +178,7 @@ def test_any_events_arrive_once_each_in_order(jetstream: JetStream, events: list
     pipeline = Pipeline("Prop")
     pipeline.build(IteratorSource(events), sink)
     pumpcore_executors.run(pipeline, executor="sync", handle_signals=False)
-    expected = [
-        e if isinstance(e, bytes) else e.encode() if isinstance(e, str) else orjson.dumps(e)
-        for e in events
-    ]
-    assert jetstream.messages(stream) == expected
-
-
-PAYLOADS = st.lists(
-    st.one_of(
-        st.integers(0, 10**6).map(lambda n: orjson.dumps({"n": n})),
-        st.binary(max_size=8),  # mostly not JSON: rejected
-    ),
-    max_size=30,
-)
+    assert jetstream.messages(stream) == published(events)
 
 
 @settings(
